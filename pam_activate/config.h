@@ -1,0 +1,82 @@
+/* config.h: the activation configuration (activate.conf and module arguments). */
+#ifndef ACTIVATE_CONFIG_H
+#define ACTIVATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_TEXT_MAX 256
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_ERROR_MAX 512
+
+#ifndef ACTIVATE_CONF
+#define ACTIVATE_CONF "/etc/security/activate.conf"
+#endif
+
+enum config_on_success { CONFIG_ON_SUCCESS_DENY, CONFIG_ON_SUCCESS_LOGIN };
+enum config_hash_cost { CONFIG_COST_MIN, CONFIG_COST_INTERACTIVE, CONFIG_COST_MODERATE };
+
+struct config {
+	char trigger_user[CONFIG_TEXT_MAX];
+	char database[CONFIG_PATH_MAX];
+	char pepper_file[CONFIG_PATH_MAX];
+	char sysroot[CONFIG_PATH_MAX];
+	int on_success;
+	unsigned max_tries;
+	unsigned max_attempts;
+	unsigned lock_time;
+	unsigned max_total_failures;
+	unsigned throttle_failures;
+	unsigned throttle_window;
+	unsigned pin_length;
+	unsigned pin_ttl_days;
+	int pin_hash_cost;
+	unsigned max_concurrent_hashes;
+	unsigned id_number_max_length;
+	unsigned student_number_max_length;
+	char username_format[CONFIG_TEXT_MAX];
+	unsigned username_max_length;
+	char reserved_usernames[CONFIG_PATH_MAX];
+	char terms_file[CONFIG_PATH_MAX];
+	char pwquality_conf[CONFIG_PATH_MAX];
+	char password_allowed_chars[CONFIG_TEXT_MAX];
+	char email_format[CONFIG_TEXT_MAX];
+	char home_base[CONFIG_PATH_MAX];
+	unsigned home_mode;
+	char skel[CONFIG_PATH_MAX];
+	char shell[CONFIG_PATH_MAX];
+	char groups[CONFIG_TEXT_MAX];
+	char crypt_method[CONFIG_TEXT_MAX];
+	unsigned suggestions;
+	char support_contact[CONFIG_TEXT_MAX];
+	char hook[CONFIG_PATH_MAX];
+	bool debug;
+};
+
+/* Fill *cfg with the compiled-in defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Read a configuration file over *cfg. On error *cfg is unchanged and err
+ * holds "FILE:LINE: message". A missing file is -ENOENT (callers decide
+ * whether that is fatal: activatectl init runs before there is one).
+ */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Apply KEY=VALUE arguments (module arguments, or activatectl --set) over
+ * *cfg; "debug" alone means debug=yes. All or nothing, like config_load_file.
+ */
+int config_apply_args(struct config *cfg, int argc, const char *const *argv,
+		      char *err, size_t errlen);
+
+/* Set one key from text; err names the key on failure. */
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Name of a hash cost or on_success value, for show/check output. */
+const char *config_cost_name(int cost);
+const char *config_on_success_name(int on_success);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * import.c: roster rows into the database.
+ *
+ * Three passes: plan (what changes, and conflicts with people already in the
+ * database, read-only), hash (new PINs, on every core, outside any write
+ * transaction so activations are not held up for minutes), write (one
+ * BEGIN IMMEDIATE transaction; any error rolls all of it back). A re-import
+ * of an unchanged roster hashes nothing and writes nothing.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "import.h"
+#include "secret.h"
+
+struct hash_job {
+	struct roster *roster;
+	const unsigned char *pepper;
+	int cost;
+	atomic_size_t next;	/* next row to claim */
+	atomic_size_t done;	/* PINs hashed */
+	atomic_int error;
+};
+
+static void conflict(char *err, size_t errlen, const char *name, const struct roster_row *row,
+		     const char *field, const struct person *other)
+{
+	snprintf(err, errlen, "%s:%u: %s: already belongs to ID number %s", name, row->line, field,
+		 other->id_number);
+}
+
+/* A student number or username already held by someone else in the database. */
+static int check_conflicts(struct store *st, const char *name, const struct roster_row *row,
+			   int64_t self, char *err, size_t errlen)
+{
+	struct person other;
+	int r;
+
+	r = store_person_by_student_number(st, row->person.student_number, &other);
+	if (r == 0 && other.rowid != self) {
+		conflict(err, errlen, name, row, "student_number", &other);
+		return -EEXIST;
+	}
+	if (r && r != -ENOENT)
+		return r;
+	if (!row->person.username[0])
+		return 0;
+	r = store_person_by_username(st, row->person.username, &other);
+	if (r == 0 && other.rowid != self) {
+		conflict(err, errlen, name, row, "username", &other);
+		return -EEXIST;
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
+/* The roster's view of old, so that a comparison says whether anything changes. */
+static void merge(const struct roster *roster, const struct person *old, struct person *p)
+{
+	if (!roster->has_username || !p->username[0])
+		memcpy(p->username, old->username, sizeof(p->username));
+	if (!roster->has_email || !p->email[0])
+		memcpy(p->email, old->email, sizeof(p->email));
+}
+
+static bool same_roster(const struct person *a, const struct person *b)
+{
+	return !strcmp(a->student_number, b->student_number) && !strcmp(a->given_name, b->given_name)
+		&& !strcmp(a->family_name, b->family_name) && a->kind == b->kind
+		&& !strcmp(a->programme, b->programme) && !strcmp(a->fee_paid_on, b->fee_paid_on)
+		&& !strcmp(a->username, b->username) && !strcmp(a->email, b->email);
+}
+
+static int plan_row(struct store *st, const struct roster *roster, const char *name,
+		    struct roster_row *row, char *err, size_t errlen)
+{
+	struct person old;
+	int r = store_person_by_id_number(st, row->person.id_number, &old);
+
+	if (r == -ENOENT) {
+		row->action = IMPORT_ADD;
+		return check_conflicts(st, name, row, -1, err, errlen);
+	}
+	if (r)
+		return r;
+	if (old.username[0] && row->person.username[0] && strcmp(old.username, row->person.username)
+	    && old.state != PERSON_PENDING) {
+		snprintf(err, errlen, "%s:%u: username: the account is %s as %s; use activatectl rename",
+			 name, row->line, person_state_name(old.state), old.username);
+		return -EEXIST;
+	}
+	merge(roster, &old, &row->person);
+	row->person.rowid = old.rowid;
+	row->action = same_roster(&old, &row->person) ? IMPORT_SAME : IMPORT_UPDATE;
+	return row->action == IMPORT_SAME ? 0 : check_conflicts(st, name, row, old.rowid, err, errlen);
+}
+
+static void *hash_worker(void *arg)
+{
+	struct hash_job *job = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&job->next, 1)) < job->roster->count && !atomic_load(&job->error)) {
+		struct roster_row *row = &job->roster->rows[i];
+
+		if (!row->hash_pin)
+			continue;
+		if (secret_pin_hash(job->pepper, row->person.id_number, row->pin, job->cost,
+				    row->person.pin_hash) != 0)
+			atomic_store(&job->error, -ENOMEM);
+		atomic_fetch_add(&job->done, 1);
+	}
+	return NULL;
+}
+
+static unsigned thread_count(const struct import_opts *opts)
+{
+	long n = opts->threads ? (long)opts->threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+}
+
+static void wait_with_progress(struct hash_job *job, size_t total, const struct import_opts *opts)
+{
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+
+	while (opts->progress && atomic_load(&job->done) < total && !atomic_load(&job->error)) {
+		opts->progress(atomic_load(&job->done), total, opts->progress_ctx);
+		nanosleep(&tick, NULL);
+	}
+}
+
+int import_hash_pins(struct roster *roster, const unsigned char *pepper, int cost, size_t total,
+		     const struct import_opts *opts)
+{
+	struct hash_job job = { .roster = roster, .pepper = pepper, .cost = cost };
+	pthread_t tid[256];
+	unsigned n = thread_count(opts), started = 0;
+
+	if (total == 0)
+		return 0;
+	while (started < n && pthread_create(&tid[started], NULL, hash_worker, &job) == 0)
+		started++;
+	if (started == 0)
+		hash_worker(&job);
+	wait_with_progress(&job, total, opts);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (opts->progress)
+		opts->progress(atomic_load(&job.done), total, opts->progress_ctx);
+	return atomic_load(&job.error);
+}
+
+static int write_row(struct store *st, const struct config *cfg, struct roster_row *row)
+{
+	int r = 0;
+
+	if (row->action == IMPORT_ADD)
+		r = store_person_insert(st, &row->person);
+	else if (row->action == IMPORT_UPDATE)
+		r = store_person_update_roster(st, &row->person);
+	if (r == 0 && row->hash_pin)
+		r = store_person_set_pin(st, row->person.rowid, row->person.pin_hash,
+					 (int64_t)time(NULL) + (int64_t)cfg->pin_ttl_days * 86400);
+	return r;
+}
+
+static int write_all(struct store *st, const struct config *cfg, struct roster *roster,
+		     const char *name, char *err, size_t errlen)
+{
+	size_t i = 0;
+	int r = store_begin(st);
+
+	for (; r == 0 && i < roster->count; i++)
+		r = write_row(st, cfg, &roster->rows[i]);
+	if (r == 0)
+		r = store_commit(st);
+	if (r == 0)
+		return 0;
+	if (i > 0 && i <= roster->count)
+		snprintf(err, errlen, "%s:%u: %s", name, roster->rows[i - 1].line, store_errmsg(st));
+	else
+		snprintf(err, errlen, "%s: %s", name, store_errmsg(st));
+	store_rollback(st);
+	return r;
+}
+
+static void count(struct roster *roster, const struct import_opts *opts, struct import_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->rows = roster->count;
+	for (size_t i = 0; i < roster->count; i++) {
+		struct roster_row *row = &roster->rows[i];
+
+		row->hash_pin = row->pin && (row->action == IMPORT_ADD || opts->update_pins);
+		rep->pins += row->hash_pin;
+		rep->added += row->action == IMPORT_ADD;
+		rep->updated += row->action == IMPORT_UPDATE || (row->action == IMPORT_SAME && row->hash_pin);
+		rep->unchanged += row->action == IMPORT_SAME && !row->hash_pin;
+	}
+}
+
+int import_roster(struct store *st, const struct config *cfg, const unsigned char *pepper,
+		  struct roster *roster, const char *name, const struct import_opts *opts,
+		  struct import_report *rep, char *err, size_t errlen)
+{
+	int r = 0;
+
+	err[0] = '\0';
+	for (size_t i = 0; r == 0 && i < roster->count; i++)
+		r = plan_row(st, roster, name, &roster->rows[i], err, errlen);
+	if (r && !err[0])
+		snprintf(err, errlen, "%s: %s", name, store_errmsg(st));
+	if (r)
+		return r;
+	count(roster, opts, rep);
+	if (opts->dry_run)
+		return 0;
+	if (rep->pins && !pepper) {
+		snprintf(err, errlen, "%s: the roster has PINs but no pepper was loaded", name);
+		return -EINVAL;
+	}
+	r = import_hash_pins(roster, pepper, cfg->pin_hash_cost, rep->pins, opts);
+	if (r) {
+		snprintf(err, errlen, "%s: hashing PINs: %s", name, strerror(-r));
+		return r;
+	}
+	return write_all(st, cfg, roster, name, err, errlen);
+}

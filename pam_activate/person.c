@@ -1,0 +1,115 @@
+/*
+ * person.c: the rules that decide whether a person can activate today. Both
+ * the dialogue and activatectl show ask here, so the help desk sees exactly
+ * the reasons the student would be given.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "person.h"
+
+static const char *const kind_names[] = { "student", "exchange", "employee", NULL };
+static const char *const state_names[] = { "pending", "provisioning", "active", "revoked", NULL };
+
+static const struct {
+	const char *tag;
+	const char *text;
+} problems[PERSON_PROBLEM_COUNT] = {
+	{ "no-pin", "no PIN has been issued: run activatectl issue" },
+	{ "pin-expired", "the PIN has expired: issue a new one" },
+	{ "pin-spent", "the PIN is spent (used, or too many failures): issue a new one" },
+	{ "locked", "locked after too many failed attempts: activatectl unlock, or wait" },
+	{ "no-programme", "not connected to a programme of study" },
+	{ "fee-missing", "semester fee not registered (payment can take up to three business days to register)" },
+	{ "revoked", "the account is revoked: activatectl restore" },
+	{ "active", "already activated: a forgotten password needs a new PIN (activatectl reset)" },
+};
+
+static unsigned pin_problems(const struct person *p, const struct config *cfg, time_t now)
+{
+	if (!p->pin_hash[0])
+		return PERSON_NO_PIN;
+	if (p->pin_spent || p->total_failures >= cfg->max_total_failures)
+		return PERSON_PIN_SPENT;
+	if (p->pin_expires <= now)
+		return PERSON_PIN_EXPIRED;
+	return 0;
+}
+
+static unsigned study_problems(const struct person *p)
+{
+	unsigned m = 0;
+
+	if (p->kind != PERSON_STUDENT)
+		return 0;
+	if (!p->programme[0])
+		m |= PERSON_NO_PROGRAMME;
+	if (!p->fee_paid_on[0])
+		m |= PERSON_FEE_MISSING;
+	return m;
+}
+
+unsigned person_problems(const struct person *p, const struct config *cfg, time_t now)
+{
+	unsigned m = 0;
+
+	if (p->state == PERSON_ACTIVE)
+		return PERSON_ALREADY_ACTIVE;
+	if (p->state == PERSON_REVOKED)
+		m |= PERSON_REVOKED_STATE;
+	if (p->locked_until > now)
+		m |= PERSON_LOCKED;
+	return m | pin_problems(p, cfg, now) | study_problems(p);
+}
+
+static int bit_index(unsigned problem)
+{
+	for (int i = 0; i < PERSON_PROBLEM_COUNT; i++)
+		if (problem == (1u << i))
+			return i;
+	return -1;
+}
+
+const char *person_problem_text(unsigned problem)
+{
+	int i = bit_index(problem);
+
+	return i < 0 ? "unknown problem" : problems[i].text;
+}
+
+const char *person_problem_tag(unsigned problem)
+{
+	int i = bit_index(problem);
+
+	return i < 0 ? "unknown" : problems[i].tag;
+}
+
+static int parse_word(const char *const *names, const char *name, int *out)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], name) == 0) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *person_kind_name(int kind)
+{
+	return kind >= 0 && kind <= PERSON_EMPLOYEE ? kind_names[kind] : "?";
+}
+
+const char *person_state_name(int state)
+{
+	return state >= 0 && state <= PERSON_REVOKED ? state_names[state] : "?";
+}
+
+int person_kind_parse(const char *name, int *kind)
+{
+	return parse_word(kind_names, name, kind);
+}
+
+int person_state_parse(const char *name, int *state)
+{
+	return parse_word(state_names, name, state);
+}

@@ -1,0 +1,518 @@
+/*
+ * store.c: the activation database (SQLite). The only file that speaks SQL.
+ *
+ * The file is checked before SQLite sees it (root-owned, private, not a
+ * link); the schema is versioned with PRAGMA user_version and migrated in
+ * order; statements are prepared once per connection and reused, which is
+ * what keeps a nightly re-import of a whole roster to seconds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+enum stmt_id {
+	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
+	ST_SET_PIN, ST_UNLOCK, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_COUNT
+};
+
+#define PERSON_COLUMNS \
+	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
+	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
+	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
+	"created, updated"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BY_ID] = "SELECT " PERSON_COLUMNS " FROM person WHERE id_number = ?1",
+	[ST_BY_STUDENT] = "SELECT " PERSON_COLUMNS " FROM person WHERE student_number = ?1",
+	[ST_BY_USERNAME] = "SELECT " PERSON_COLUMNS " FROM person WHERE username = ?1",
+	[ST_INSERT] = "INSERT INTO person (id_number, student_number, given_name, family_name, "
+		"kind, programme, fee_paid_on, username, email, created, updated) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+	[ST_UPDATE_ROSTER] = "UPDATE person SET student_number = ?2, given_name = ?3, "
+		"family_name = ?4, kind = ?5, programme = ?6, fee_paid_on = ?7, username = ?8, "
+		"email = ?9, updated = ?10 WHERE rowid = ?1",
+	[ST_SET_PIN] = "UPDATE person SET pin_hash = ?2, pin_expires = ?3, pin_spent = 0, "
+		"failures = 0, total_failures = 0, locked_until = 0, updated = ?4 WHERE rowid = ?1",
+	[ST_UNLOCK] = "UPDATE person SET failures = 0, locked_until = 0, updated = ?2 WHERE rowid = ?1",
+	[ST_ALL] = "SELECT " PERSON_COLUMNS " FROM person ORDER BY id_number",
+	[ST_BY_STATE] = "SELECT " PERSON_COLUMNS " FROM person WHERE state = ?1 ORDER BY id_number",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+};
+
+/* Migration N takes user_version N to N+1. Never edit one that has shipped. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	"CREATE TABLE person ("
+	" id_number TEXT NOT NULL UNIQUE CHECK (length(id_number) BETWEEN 1 AND 64),"
+	" student_number TEXT NOT NULL UNIQUE CHECK (length(student_number) BETWEEN 1 AND 64),"
+	" given_name TEXT NOT NULL,"
+	" family_name TEXT NOT NULL,"
+	" kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 2),"
+	" programme TEXT,"
+	" fee_paid_on TEXT CHECK (fee_paid_on IS NULL OR length(fee_paid_on) = 10),"
+	" username TEXT UNIQUE,"
+	" email TEXT,"
+	" pin_hash TEXT,"
+	" pin_expires INTEGER NOT NULL DEFAULT 0,"
+	" pin_spent INTEGER NOT NULL DEFAULT 0,"
+	" failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),"
+	" total_failures INTEGER NOT NULL DEFAULT 0 CHECK (total_failures >= 0),"
+	" locks INTEGER NOT NULL DEFAULT 0 CHECK (locks >= 0),"
+	" locked_until INTEGER NOT NULL DEFAULT 0,"
+	" uid INTEGER,"
+	" state INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),"
+	" terms_accepted INTEGER NOT NULL DEFAULT 0,"
+	" terms_hash TEXT,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE INDEX person_state ON person (state);"
+	"CREATE TABLE throttle ("
+	" rhost TEXT NOT NULL,"
+	" at INTEGER NOT NULL);"
+	"CREATE INDEX throttle_rhost_at ON throttle (rhost, at);"
+	"CREATE TABLE audit ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" at INTEGER NOT NULL,"
+	" event TEXT NOT NULL,"
+	" person INTEGER,"
+	" username TEXT,"
+	" service TEXT,"
+	" rhost TEXT,"
+	" tty TEXT,"
+	" result TEXT NOT NULL,"
+	" hash BLOB NOT NULL);"
+	"CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
+	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+};
+
+static int map_rc(int rc)
+{
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return -EEXIST;
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CONSTRAINT:
+		return -EINVAL;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+/* The directory must not let anyone but root swap the database under us. */
+static int check_dir(const char *path, char *err, size_t errlen)
+{
+	char *copy = strdup(path);
+	struct stat st;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (lstat(dirname(copy), &st) != 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: directory: %s", path, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		r = -EPERM;
+		snprintf(err, errlen, "%s: its directory must be a directory owned by root "
+			 "and writable by root only", path);
+	}
+	free(copy);
+	return r;
+}
+
+static int check_file(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
+		snprintf(err, errlen, "%s: must be a regular file owned by root with mode 0600 "
+			 "(it is %04o, owner %u)", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int check_path(const char *path, int flags, char *err, size_t errlen)
+{
+	int oflags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+	int fd, r;
+
+	r = check_dir(path, err, errlen);
+	if (r)
+		return r;
+	fd = open(path, oflags);
+	if (fd < 0 && errno == ENOENT && (flags & STORE_CREATE))
+		fd = open(path, oflags | O_CREAT | O_EXCL, 0600);
+	if (fd < 0) {
+		r = -errno;
+		if (errno == ELOOP)
+			snprintf(err, errlen, "%s: is a symbolic link; refusing it", path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	r = check_file(fd, path, err, errlen);
+	close(fd);
+	return r;
+}
+
+static int exec_sql(struct store *st, const char *sql)
+{
+	return map_rc(sqlite3_exec(st->db, sql, NULL, NULL, NULL));
+}
+
+static int run_migrations(struct store *st, char *err, size_t errlen)
+{
+	int version, r;
+
+	r = exec_sql(st, "BEGIN IMMEDIATE");
+	if (r)
+		goto fail;
+	r = store_schema_version(st, &version);
+	if (r == 0 && version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema %d is newer than this program (%d)",
+			 version, STORE_SCHEMA_VERSION);
+		exec_sql(st, "ROLLBACK");
+		return -EPROTO;
+	}
+	for (; r == 0 && version < STORE_SCHEMA_VERSION; version++) {
+		char pragma[64];
+
+		r = exec_sql(st, migrations[version]);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (r == 0)
+			r = exec_sql(st, pragma);
+	}
+	if (r == 0)
+		r = exec_sql(st, "COMMIT");
+	if (r == 0)
+		return 0;
+	exec_sql(st, "ROLLBACK");
+fail:
+	snprintf(err, errlen, "database schema: %s", sqlite3_errmsg(st->db));
+	return r;
+}
+
+static int prepare_all(struct store *st, char *err, size_t errlen)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		int rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &st->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+			return map_rc(rc);
+		}
+	}
+	return 0;
+}
+
+static int configure(struct store *st, char *err, size_t errlen)
+{
+	int r;
+
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	r = exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+		     "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF");
+	if (r)
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+	return r;
+}
+
+int store_open(const char *path, int flags, struct store **out, char *err, size_t errlen)
+{
+	struct store *st;
+	int r;
+
+	*out = NULL;
+	r = check_path(path, flags, err, errlen);
+	if (r)
+		return r;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	r = map_rc(sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
+				   | SQLITE_OPEN_FULLMUTEX, NULL));
+	if (st->db)
+		sqlite3_extended_result_codes(st->db, 1);
+	if (r) {
+		snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	r = configure(st, err, errlen);
+	if (r == 0)
+		r = run_migrations(st, err, errlen);
+	if (r == 0)
+		r = prepare_all(st, err, errlen);
+	if (r)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+const char *store_errmsg(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+/* Run a prepared statement to completion; reset it whatever happens. */
+static int step_done(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : map_rc(rc == SQLITE_ROW ? SQLITE_MISUSE : rc);
+}
+
+int store_begin(struct store *st)
+{
+	return step_done(st->stmt[ST_BEGIN]);
+}
+
+int store_commit(struct store *st)
+{
+	return step_done(st->stmt[ST_COMMIT]);
+}
+
+void store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		step_done(st->stmt[ST_ROLLBACK]);
+}
+
+int store_schema_version(struct store *st, int *version)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static void read_person(sqlite3_stmt *s, struct person *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->rowid = sqlite3_column_int64(s, 0);
+	copy_text(p->id_number, sizeof(p->id_number), s, 1);
+	copy_text(p->student_number, sizeof(p->student_number), s, 2);
+	copy_text(p->given_name, sizeof(p->given_name), s, 3);
+	copy_text(p->family_name, sizeof(p->family_name), s, 4);
+	p->kind = sqlite3_column_int(s, 5);
+	copy_text(p->programme, sizeof(p->programme), s, 6);
+	copy_text(p->fee_paid_on, sizeof(p->fee_paid_on), s, 7);
+	copy_text(p->username, sizeof(p->username), s, 8);
+	copy_text(p->email, sizeof(p->email), s, 9);
+	copy_text(p->pin_hash, sizeof(p->pin_hash), s, 10);
+	p->pin_expires = sqlite3_column_int64(s, 11);
+	p->pin_spent = sqlite3_column_int64(s, 12);
+	p->failures = (unsigned)sqlite3_column_int(s, 13);
+	p->total_failures = (unsigned)sqlite3_column_int(s, 14);
+	p->locks = (unsigned)sqlite3_column_int(s, 15);
+	p->locked_until = sqlite3_column_int64(s, 16);
+	p->uid = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 17);
+	p->state = sqlite3_column_int(s, 18);
+	p->terms_accepted = sqlite3_column_int64(s, 19);
+	copy_text(p->terms_hash, sizeof(p->terms_hash), s, 20);
+	p->created = sqlite3_column_int64(s, 21);
+	p->updated = sqlite3_column_int64(s, 22);
+}
+
+/* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
+static int bind_text_or_null(sqlite3_stmt *s, int col, const char *text)
+{
+	if (!text || !*text)
+		return sqlite3_bind_null(s, col);
+	return sqlite3_bind_text(s, col, text, -1, SQLITE_TRANSIENT);
+}
+
+static int find_one(struct store *st, enum stmt_id id, const char *key, struct person *out)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	int rc;
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_person(s, out);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+int store_person_by_id_number(struct store *st, const char *id_number, struct person *out)
+{
+	return find_one(st, ST_BY_ID, id_number, out);
+}
+
+int store_person_by_student_number(struct store *st, const char *student_number, struct person *out)
+{
+	return find_one(st, ST_BY_STUDENT, student_number, out);
+}
+
+int store_person_by_username(struct store *st, const char *username, struct person *out)
+{
+	return find_one(st, ST_BY_USERNAME, username, out);
+}
+
+int store_person_find(struct store *st, const char *key, struct person *out)
+{
+	static const enum stmt_id order[] = { ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME };
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && r == -ENOENT; i++)
+		r = find_one(st, order[i], key, out);
+	return r;
+}
+
+static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
+{
+	sqlite3_bind_text(s, 2, p->student_number, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 3, p->given_name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, p->family_name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 5, p->kind);
+	bind_text_or_null(s, 6, p->programme);
+	bind_text_or_null(s, 7, p->fee_paid_on);
+	bind_text_or_null(s, 8, p->username);
+	bind_text_or_null(s, 9, p->email);
+	sqlite3_bind_int64(s, 10, now);
+}
+
+int store_person_insert(struct store *st, struct person *p)
+{
+	sqlite3_stmt *s = st->stmt[ST_INSERT];
+	int64_t now = time(NULL);
+	int r;
+
+	sqlite3_bind_text(s, 1, p->id_number, -1, SQLITE_TRANSIENT);
+	bind_roster(s, p, now);
+	r = step_done(s);
+	if (r == 0) {
+		p->rowid = sqlite3_last_insert_rowid(st->db);
+		p->created = p->updated = now;
+		p->state = PERSON_PENDING;
+		p->uid = -1;
+	}
+	return r;
+}
+
+static int changed_one(struct store *st, int r)
+{
+	if (r == 0 && sqlite3_changes(st->db) == 0)
+		return -ENOENT;
+	return r;
+}
+
+int store_person_update_roster(struct store *st, const struct person *p)
+{
+	sqlite3_stmt *s = st->stmt[ST_UPDATE_ROSTER];
+
+	sqlite3_bind_int64(s, 1, p->rowid);
+	bind_roster(s, p, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int64_t expires)
+{
+	sqlite3_stmt *s = st->stmt[ST_SET_PIN];
+
+	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_text(s, 2, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, expires);
+	sqlite3_bind_int64(s, 4, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_person_unlock(struct store *st, int64_t rowid)
+{
+	sqlite3_stmt *s = st->stmt[ST_UNLOCK];
+
+	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_int64(s, 2, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_person_foreach(struct store *st, int state,
+			 int (*cb)(const struct person *p, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[state < 0 ? ST_ALL : ST_BY_STATE];
+	struct person p;
+	int rc = SQLITE_DONE, r = 0;
+
+	if (state >= 0)
+		sqlite3_bind_int(s, 1, state);
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_person(s, &p);
+		r = cb(&p, ctx);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return r;
+}

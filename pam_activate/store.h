@@ -1,0 +1,60 @@
+/*
+ * store.h: the activation database. The only interface that speaks SQL; the
+ * rest of the code sees people, throttle counts and audit rows.
+ */
+#ifndef ACTIVATE_STORE_H
+#define ACTIVATE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "person.h"
+
+struct store;
+
+#define STORE_CREATE 1		/* create the file (0600) if missing */
+
+/* The schema version this build writes; older files are migrated on open. */
+#define STORE_SCHEMA_VERSION 1
+
+/*
+ * Open (and with STORE_CREATE create) the database at path. The file must be
+ * a regular file owned by root, not a symlink, without group or other access,
+ * in a directory only root can write. err says why on failure.
+ */
+int store_open(const char *path, int flags, struct store **out, char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* The last SQLite error, for logs. */
+const char *store_errmsg(struct store *st);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Every change runs inside one. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+int store_schema_version(struct store *st, int *version);
+
+/* Look a person up by ID number, student number or username. -ENOENT if none. */
+int store_person_find(struct store *st, const char *key, struct person *out);
+int store_person_by_id_number(struct store *st, const char *id_number, struct person *out);
+int store_person_by_student_number(struct store *st, const char *student_number, struct person *out);
+int store_person_by_username(struct store *st, const char *username, struct person *out);
+
+/* Insert a new person (state pending); sets p->rowid. -EEXIST on a duplicate. */
+int store_person_insert(struct store *st, struct person *p);
+
+/* Write the roster fields (names, kind, programme, fee, username, email) of p->rowid. */
+int store_person_update_roster(struct store *st, const struct person *p);
+
+/* A new PIN hash: failures, total failures and the spent mark start over. */
+int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int64_t expires);
+
+/* Clear the lock and the failure count (the help desk's unlock). */
+int store_person_unlock(struct store *st, int64_t rowid);
+
+/* Call cb for every person (state < 0) or those in one state, in ID-number order. */
+int store_person_foreach(struct store *st, int state,
+			 int (*cb)(const struct person *p, void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * text.c: checks on untrusted text. Every byte a person, a roster or a config
+ * file gives us passes through here before it is stored or compared, so the
+ * rules (no controls, valid UTF-8, ASCII digits only) live in one place.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "text.h"
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+char *text_trim(char *s)
+{
+	size_t len;
+
+	while (is_space(*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && is_space(s[len - 1]))
+		s[--len] = '\0';
+	return s;
+}
+
+bool text_is_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Length of the UTF-8 sequence starting with lead byte c, 0 if c cannot lead. */
+static size_t utf8_seq_len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 0;
+}
+
+/* Decode one sequence of n bytes; -EINVAL for overlong, surrogate or out of range. */
+static int utf8_decode(const unsigned char *p, size_t n, unsigned long *cp)
+{
+	static const unsigned long min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	unsigned long v = n == 1 ? p[0] : p[0] & (0x7f >> n);
+
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -EINVAL;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return -EINVAL;
+	*cp = v;
+	return 0;
+}
+
+static bool is_control(unsigned long cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+}
+
+int text_check_utf8_printable(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_seq_len(p[i]);
+		unsigned long cp;
+
+		if (n == 0 || i + n > len || utf8_decode(p + i, n, &cp) != 0 || is_control(cp))
+			return -EINVAL;
+		i += n;
+	}
+	return 0;
+}
+
+bool text_is_date(const char *s)
+{
+	struct tm tm;
+	int y, m, d;
+	char tail;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1900 || m < 1 || m > 12 || d < 1)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = 12;
+	if (timegm(&tm) == (time_t)-1)
+		return false;
+	return tm.tm_mday == d && tm.tm_mon == m - 1;
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# bench.sh [SIZE]: the figures of make bench, printed as a table; nothing is
+# asserted. Run from the build directory. SIZE people are imported at
+# pin_hash_cost=min, SIZE/10 at interactive, then SIZE re-imported unchanged.
+# BENCH_REPEAT runs of each fast figure (default 3), BENCH_SLOW_REPEAT of the
+# interactive import (default 1: about eight minutes at 10 000 on two cores).
+set -eu
+size=${1:-100000}
+repeat=${BENCH_REPEAT:-3}
+slow_repeat=${BENCH_SLOW_REPEAT:-1}
+here=$(cd "$(dirname "$0")" && pwd)
+ctl=$PWD/activatectl
+hashrate=$PWD/tests/bench/hashrate
+cores=$(nproc)
+work=$(mktemp -d /tmp/pam_activate-bench.XXXXXX)
+chmod 700 "$work"
+trap 'rm -rf "$work"' EXIT
+command -v /usr/bin/time >/dev/null || { apt-get install -y -q time >/dev/null 2>&1 || true; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+sandbox() {	# sandbox COST: a fresh database and pepper
+	rm -rf "$work/db" "$work/pepper"
+	printf 'database = %s/db/activate.db\npepper_file = %s/pepper\npin_hash_cost = %s\n' \
+		"$work" "$work" "$1" >"$work/conf"
+	"$ctl" --config "$work/conf" init >/dev/null
+}
+
+timed() {	# timed CMD...: prints "wall cpu_percent"
+	/usr/bin/time -f '%e %P' -o "$work/time" "$@" >/dev/null
+	tr -d '%' <"$work/time"
+}
+
+single_rate() {	# single_rate COST N: median single-thread hashes/s
+	for _ in $(seq "$repeat"); do "$hashrate" "$1" "$2"; done | median
+}
+
+row() { printf '%-40s %4s %10s %6s %10s %10s %6s\n' "$@"; }
+
+import_runs() {	# import_runs COST FILE RUNS [reimport]: median wall and CPU%
+	for _ in $(seq "$3"); do
+		sandbox "$1"
+		if [ "${4:-}" = reimport ]; then "$ctl" --config "$work/conf" import "$2" >/dev/null; fi
+		timed "$ctl" --config "$work/conf" import "$2"
+	done >"$work/runs"
+	echo "$(cut -d' ' -f1 <"$work/runs" | median) $(cut -d' ' -f2 <"$work/runs" | median)"
+}
+
+figure() {	# figure LABEL COST FILE N RUNS RATE1 [reimport]
+	read -r wall cpu < <(import_runs "$2" "$3" "$5" "${7:-}")
+	rate=$(awk -v n="$4" -v w="$wall" 'BEGIN { printf "%.1f", n / w }')
+	if [ "${7:-}" = reimport ]; then
+		row "$1" "$5" "$wall" "$cpu" "$rate" "-" "-"
+	else
+		ideal=$(awk -v c="$cores" -v r="$6" 'BEGIN { printf "%.1f", c * r }')
+		row "$1" "$5" "$wall" "$cpu" "$rate" "$ideal" "$(awk -v a="$rate" -v i="$ideal" 'BEGIN { printf "%.2f", a / i }')"
+	fi
+}
+
+slow=$((size / 10))
+[ "$slow" -ge 1 ] || slow=1
+"$here/gen-roster.sh" "$size" pins >"$work/big.csv"
+"$here/gen-roster.sh" "$slow" pins >"$work/slow.csv"
+rate_min=$(single_rate min 20000)
+rate_int=$(single_rate interactive 20)
+
+echo "pam_activate bench: $cores cores, SIZE=$size, medians of the runs shown"
+echo "single-thread PIN hashes/s: min $rate_min, interactive $rate_int"
+echo
+row "figure" "runs" "wall s" "CPU %" "people/s" "ideal/s" "ratio"
+figure "import $size with PINs (cost min)" min "$work/big.csv" "$size" "$repeat" "$rate_min"
+figure "import $slow with PINs (interactive)" interactive "$work/slow.csv" "$slow" "$slow_repeat" "$rate_int"
+figure "re-import $size unchanged (cost min)" min "$work/big.csv" "$size" "$repeat" "$rate_min" reimport
+echo
+echo "ideal = cores x single-thread hash rate; ratio = people/s / ideal (hash-bound target: 0.90 or better)"

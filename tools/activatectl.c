@@ -1,0 +1,260 @@
+/*
+ * activatectl.c: the administrator's tool. Global options, the command
+ * table, and what every command shares (configuration, database, pepper).
+ * The commands themselves live in ctl_*.c, one group of concerns a file.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "secret.h"
+
+struct command {
+	const char *name;
+	int (*run)(struct ctl *c, int argc, char **argv);
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{ "init", ctl_cmd_init, "init" },
+	{ "import", ctl_cmd_import, "import FILE [--dry-run] [--update-pins] [--delimiter C] [--threads N]" },
+	{ "add", ctl_cmd_add, "add --id-number N --student-number N --given-name NAME "
+		"--family-name NAME [--kind K] [--programme P] [--fee-paid-on YYYY-MM-DD] "
+		"[--username U] [--email E]" },
+	{ "issue", ctl_cmd_issue, "issue (KEY...|--pending) [--output FILE]" },
+	{ "show", ctl_cmd_show, "show KEY" },
+	{ "list", ctl_cmd_list, "list [--state STATE] [--json]" },
+	{ "stats", ctl_cmd_stats, "stats [--json]" },
+	{ "unlock", ctl_cmd_unlock, "unlock KEY" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+void ctl_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("activatectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int ctl_usage(const char *command)
+{
+	fprintf(stderr, "usage: activatectl [--config FILE] COMMAND ...\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!command || strcmp(command, commands[i].name) == 0)
+			fprintf(stderr, "       activatectl %s\n", commands[i].usage);
+	if (!command)
+		fprintf(stderr, "A KEY is an ID number, a student number or a username.\n");
+	return CTL_USAGE;
+}
+
+int ctl_open_store(struct ctl *c)
+{
+	char err[CONFIG_ERROR_MAX];
+
+	if (c->st)
+		return 0;
+	if (store_open(c->cfg.database, 0, &c->st, err, sizeof(err)) != 0) {
+		ctl_error("%s", err);
+		if (access(c->cfg.database, F_OK) != 0)
+			ctl_error("run 'activatectl init' first");
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_load_pepper(struct ctl *c)
+{
+	char err[CONFIG_ERROR_MAX];
+
+	if (c->pepper)
+		return 0;
+	c->pepper = secret_alloc(SECRET_PEPPER_BYTES);
+	if (!c->pepper || secret_load_pepper(c->cfg.pepper_file, c->pepper, err, sizeof(err)) != 0) {
+		ctl_error("%s", c->pepper ? err : "out of memory");
+		secret_free(c->pepper);
+		c->pepper = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_find(struct ctl *c, const char *key, struct person *p)
+{
+	int r;
+
+	if (ctl_open_store(c) != 0)
+		return -1;
+	r = store_person_find(c->st, key, p);
+	if (r == -ENOENT)
+		ctl_error("%s: no person with that ID number, student number or username", key);
+	else if (r)
+		ctl_error("%s: %s", key, store_errmsg(c->st));
+	return r ? -1 : 0;
+}
+
+/* mkdir -p, the last component with mode, the ones above 0755. */
+static int make_dirs(const char *dir, mode_t mode)
+{
+	char *copy;
+	struct stat st;
+	int r = 0;
+
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	copy = strdup(dir);
+	if (!copy)
+		return -ENOMEM;
+	if (strcmp(dirname(copy), dir) != 0)
+		r = make_dirs(copy, 0755);
+	free(copy);
+	if (r == 0 && mkdir(dir, mode) != 0 && errno != EEXIST)
+		r = -errno;
+	return r;
+}
+
+static int init_database(struct ctl *c)
+{
+	char err[CONFIG_ERROR_MAX];
+	char *dir = strdup(c->cfg.database);
+	bool existed = access(c->cfg.database, F_OK) == 0;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	r = make_dirs(dirname(dir), 0700);
+	free(dir);
+	if (r) {
+		ctl_error("%s: cannot create its directory: %s", c->cfg.database, strerror(-r));
+		return r;
+	}
+	r = store_open(c->cfg.database, STORE_CREATE, &c->st, err, sizeof(err));
+	if (r)
+		ctl_error("%s", err);
+	else
+		printf("%s: database %s\n", c->cfg.database, existed ? "already there, schema current" : "created");
+	return r;
+}
+
+static int init_pepper(struct ctl *c)
+{
+	char err[CONFIG_ERROR_MAX];
+	int r = secret_create_pepper(c->cfg.pepper_file, err, sizeof(err));
+
+	if (r == -EEXIST) {
+		if (ctl_load_pepper(c) != 0)
+			return -1;
+		printf("%s: pepper already there, kept\n", c->cfg.pepper_file);
+		return 0;
+	}
+	if (r)
+		ctl_error("%s", err);
+	else
+		printf("%s: pepper created\n", c->cfg.pepper_file);
+	return r;
+}
+
+int ctl_cmd_init(struct ctl *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return ctl_usage("init");
+	if (init_database(c) != 0 || init_pepper(c) != 0)
+		return CTL_FAIL;
+	return CTL_OK;
+}
+
+static int load_config(struct ctl *c)
+{
+	char err[CONFIG_ERROR_MAX];
+	const char *path = c->config_path ? c->config_path : ACTIVATE_CONF;
+	int r;
+
+	config_defaults(&c->cfg);
+	r = config_load_file(&c->cfg, path, err, sizeof(err));
+	if (r == -ENOENT && !c->config_path)
+		return 0;	/* no file: the compiled-in defaults hold */
+	if (r)
+		ctl_error("%s", err);
+	return r;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int parse_global(int argc, char **argv, struct ctl *c)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			c->config_path = optarg;
+			break;
+		case 'V':
+			printf("activatectl %s\n", PACKAGE_VERSION);
+			exit(CTL_OK);
+		case 'h':
+			ctl_usage(NULL);
+			exit(CTL_OK);
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { .config_path = NULL };
+	const struct command *cmd;
+	int rc;
+
+	umask(077);
+	if (parse_global(argc, argv, &c) != 0 || optind >= argc)
+		return ctl_usage(NULL);
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		ctl_error("unknown command '%s'", argv[optind]);
+		return ctl_usage(NULL);
+	}
+	if (secret_init() != 0) {
+		ctl_error("libsodium failed to start");
+		return CTL_FAIL;
+	}
+	if (load_config(&c) != 0)
+		return CTL_FAIL;
+	argv += optind;
+	argc -= optind;
+	optind = 0;	/* glibc: start the next getopt afresh */
+	rc = cmd->run(&c, argc, argv);
+	store_close(c.st);
+	secret_free(c.pepper);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		ctl_error("writing standard output failed");
+		rc = CTL_FAIL;
+	}
+	return rc;
+}

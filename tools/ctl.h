@@ -1,0 +1,46 @@
+/*
+ * ctl.h: what the activatectl commands share: the loaded configuration, the
+ * database and pepper opened on demand, and error output.
+ */
+#ifndef ACTIVATECTL_H
+#define ACTIVATECTL_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "store.h"
+
+#define CTL_OK 0
+#define CTL_FAIL 1
+#define CTL_USAGE 2
+
+struct ctl {
+	struct config cfg;
+	const char *config_path;
+	struct store *st;
+	unsigned char *pepper;	/* locked memory, or NULL until loaded */
+};
+
+/* "activatectl: ..." on stderr. */
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print the usage of one command (or all) and return CTL_USAGE. */
+int ctl_usage(const char *command);
+
+/* Open the database (and the pepper) once; 0 or print why and return -1. */
+int ctl_open_store(struct ctl *c);
+int ctl_load_pepper(struct ctl *c);
+
+/* Find a person by ID number, student number or username; prints why not. */
+int ctl_find(struct ctl *c, const char *key, struct person *p);
+
+int ctl_cmd_init(struct ctl *c, int argc, char **argv);
+int ctl_cmd_import(struct ctl *c, int argc, char **argv);
+int ctl_cmd_add(struct ctl *c, int argc, char **argv);
+int ctl_cmd_issue(struct ctl *c, int argc, char **argv);
+int ctl_cmd_show(struct ctl *c, int argc, char **argv);
+int ctl_cmd_list(struct ctl *c, int argc, char **argv);
+int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
+int ctl_cmd_unlock(struct ctl *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * ctl_import.c: activatectl import, the nightly roster import, and add, a
+ * single person through the same checks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "import.h"
+#include "roster.h"
+
+struct progress {
+	struct timespec start;
+	bool shown;
+};
+
+static double elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* done/total, rate and ETA on one line, redrawn in place. */
+static void show_progress(size_t done, size_t total, void *ctx)
+{
+	struct progress *pg = ctx;
+	double secs = elapsed(&pg->start);
+	double rate = secs > 0 ? (double)done / secs : 0;
+	unsigned eta = rate > 0 ? (unsigned)((double)(total - done) / rate) : 0;
+	int width = 30, filled = total ? (int)((double)width * (double)done / (double)total) : width;
+
+	fprintf(stderr, "\rhashing PINs [%-*.*s] %zu/%zu  %.1f/s  ETA %u:%02u ", width, filled,
+		"##############################", done, total, rate, eta / 60, eta % 60);
+	if (done == total)
+		fputc('\n', stderr);
+	pg->shown = true;
+}
+
+static void print_report(const struct import_report *rep, bool dry_run)
+{
+	printf("%s%zu rows: %zu added, %zu updated, %zu unchanged, %zu PINs hashed%s\n",
+	       dry_run ? "dry run, nothing written: " : "", rep->rows, rep->added, rep->updated,
+	       rep->unchanged, rep->pins, dry_run ? " (would be)" : "");
+}
+
+static int run_import(struct ctl *c, struct roster *roster, const char *name,
+		      const struct import_opts *opts)
+{
+	struct import_report rep;
+	char err[CONFIG_ERROR_MAX + 256];
+
+	if (roster->has_pin && !opts->dry_run && ctl_load_pepper(c) != 0)
+		return CTL_FAIL;
+	if (import_roster(c->st, &c->cfg, c->pepper, roster, name, opts, &rep, err, sizeof(err)) != 0) {
+		ctl_error("%s", err);
+		ctl_error("nothing was changed");
+		return CTL_FAIL;
+	}
+	print_report(&rep, opts->dry_run);
+	return CTL_OK;
+}
+
+static int parse_delimiter(const char *arg, char *delim)
+{
+	if (strcmp(arg, "\\t") == 0 || strcmp(arg, "tab") == 0)
+		*delim = '\t';
+	else if (strlen(arg) == 1 && arg[0] != '"' && arg[0] != '\n' && arg[0] != '\r')
+		*delim = arg[0];
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int import_file(struct ctl *c, const char *path, char delim, struct import_opts *opts)
+{
+	char err[CONFIG_ERROR_MAX + 256];
+	struct roster roster;
+	struct progress pg;
+	FILE *f;
+	int rc;
+
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	if (!f) {
+		ctl_error("%s: %s", path, strerror(errno));
+		return CTL_FAIL;
+	}
+	rc = roster_read(f, path, delim, &c->cfg, &roster, err, sizeof(err));
+	if (f != stdin)
+		fclose(f);
+	if (rc) {
+		ctl_error("%s", err);
+		ctl_error("nothing was changed");
+		return CTL_FAIL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &pg.start);
+	if (isatty(STDERR_FILENO)) {
+		opts->progress = show_progress;
+		opts->progress_ctx = &pg;
+	}
+	rc = run_import(c, &roster, path, opts);
+	roster_free(&roster);
+	return rc;
+}
+
+int ctl_cmd_import(struct ctl *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "update-pins", no_argument, NULL, 'u' },
+		{ "delimiter", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct import_opts opts = { .dry_run = false };
+	char delim = ',';
+	int o;
+
+	while ((o = getopt_long(argc, argv, "nud:t:", options, NULL)) != -1) {
+		if (o == 'n')
+			opts.dry_run = true;
+		else if (o == 'u')
+			opts.update_pins = true;
+		else if (o == 'd' && parse_delimiter(optarg, &delim) == 0)
+			continue;
+		else if (o == 't' && sscanf(optarg, "%u", &opts.threads) == 1 && opts.threads > 0)
+			continue;
+		else
+			return ctl_usage("import");
+	}
+	if (optind != argc - 1)
+		return ctl_usage("import");
+	if (ctl_open_store(c) != 0)
+		return CTL_FAIL;
+	return import_file(c, argv[optind], delim, &opts);
+}
+
+static const char *const add_columns[] = {
+	"id_number", "student_number", "given_name", "family_name", "kind", "programme",
+	"fee_paid_on", "username", "email",
+};
+#define ADD_FIELDS (sizeof(add_columns) / sizeof(add_columns[0]))
+
+static int add_values(int argc, char **argv, const char **values)
+{
+	static const struct option options[] = {
+		{ "id-number", required_argument, NULL, 0 },
+		{ "student-number", required_argument, NULL, 1 },
+		{ "given-name", required_argument, NULL, 2 },
+		{ "family-name", required_argument, NULL, 3 },
+		{ "kind", required_argument, NULL, 4 },
+		{ "programme", required_argument, NULL, 5 },
+		{ "fee-paid-on", required_argument, NULL, 6 },
+		{ "username", required_argument, NULL, 7 },
+		{ "email", required_argument, NULL, 8 },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	for (size_t i = 0; i < ADD_FIELDS; i++)
+		values[i] = "";
+	values[4] = "student";
+	while ((o = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (o < 0 || o >= (int)ADD_FIELDS)
+			return -1;
+		values[o] = optarg;
+	}
+	return optind == argc ? 0 : -1;
+}
+
+int ctl_cmd_add(struct ctl *c, int argc, char **argv)
+{
+	const char *values[ADD_FIELDS];
+	char err[CONFIG_ERROR_MAX + 256];
+	struct import_opts opts = { .dry_run = false };
+	struct roster roster;
+	struct person old;
+	int rc;
+
+	if (add_values(argc, argv, values) != 0)
+		return ctl_usage("add");
+	if (roster_read_fields("add", ADD_FIELDS, add_columns, values, &c->cfg, &roster, err,
+			       sizeof(err)) != 0) {
+		ctl_error("%s", err);
+		return CTL_FAIL;
+	}
+	rc = CTL_FAIL;
+	if (ctl_open_store(c) != 0)
+		goto out;
+	if (store_person_by_id_number(c->st, values[0], &old) == 0) {
+		ctl_error("id_number: %s is already in the database (import updates people)", values[0]);
+		goto out;
+	}
+	rc = run_import(c, &roster, "add", &opts);
+out:
+	roster_free(&roster);
+	return rc;
+}

@@ -1,0 +1,203 @@
+/*
+ * ctl_issue.c: activatectl issue, the only place a PIN is ever visible.
+ *
+ * New PINs are hashed on every core, written in one transaction (the old
+ * PIN stops working at commit), and only then printed: a printed PIN is
+ * always one that works. With --output the file is created 0600, never over
+ * an existing one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "ctl.h"
+#include "import.h"
+#include "roster.h"
+#include "secret.h"
+
+/* A person for whom --pending issues a PIN: pending and no usable one. */
+static bool needs_pin(const struct person *p, const struct config *cfg, time_t now)
+{
+	unsigned m = person_problems(p, cfg, now);
+
+	return p->state == PERSON_PENDING && (m & (PERSON_NO_PIN | PERSON_PIN_EXPIRED | PERSON_PIN_SPENT));
+}
+
+static int add_row(struct roster *r, const struct person *p, const struct config *cfg)
+{
+	struct roster_row *row;
+
+	if (roster_append(r, p, &row) != 0)
+		return -ENOMEM;
+	row->hash_pin = true;
+	return secret_random_pin(cfg->pin_length, row->pin, SECRET_PIN_MAX);
+}
+
+struct pending {
+	const struct config *cfg;
+	struct roster *roster;
+	time_t now;
+};
+
+static int add_pending(const struct person *p, void *ctx)
+{
+	struct pending *pd = ctx;
+
+	return needs_pin(p, pd->cfg, pd->now) ? add_row(pd->roster, p, pd->cfg) : 0;
+}
+
+static int add_key(struct ctl *c, struct roster *r, const char *key)
+{
+	struct person p;
+
+	if (ctl_find(c, key, &p) != 0)
+		return -1;
+	if (p.state == PERSON_ACTIVE || p.state == PERSON_REVOKED) {
+		ctl_error("%s: the account is %s; a PIN is only issued to people still to activate",
+			  key, person_state_name(p.state));
+		return -1;
+	}
+	return add_row(r, &p, &c->cfg);
+}
+
+static int write_pins(struct ctl *c, struct roster *r)
+{
+	int64_t expires = (int64_t)time(NULL) + (int64_t)c->cfg.pin_ttl_days * 86400;
+	int ret = store_begin(c->st);
+
+	for (size_t i = 0; ret == 0 && i < r->count; i++)
+		ret = store_person_set_pin(c->st, r->rows[i].person.rowid, r->rows[i].person.pin_hash,
+					   expires);
+	if (ret == 0)
+		ret = store_commit(c->st);
+	if (ret) {
+		ctl_error("writing the new PINs: %s; nothing was changed", store_errmsg(c->st));
+		store_rollback(c->st);
+	}
+	return ret;
+}
+
+/* Quote every cell, and defuse the first characters a spreadsheet runs as a formula. */
+static void put_cell(FILE *f, const char *text, const char *sep)
+{
+	fputc('"', f);
+	if (strchr("=+-@\t\r", text[0]) && text[0])
+		fputc('\'', f);
+	for (; *text; text++) {
+		if (*text == '"')
+			fputc('"', f);
+		fputc(*text, f);
+	}
+	fputc('"', f);
+	fputs(sep, f);
+}
+
+static int print_pins(FILE *f, const struct roster *r)
+{
+	fputs("id_number,student_number,given_name,family_name,pin\n", f);
+	for (size_t i = 0; i < r->count; i++) {
+		const struct person *p = &r->rows[i].person;
+
+		put_cell(f, p->id_number, ",");
+		put_cell(f, p->student_number, ",");
+		put_cell(f, p->given_name, ",");
+		put_cell(f, p->family_name, ",");
+		put_cell(f, r->rows[i].pin, "\n");
+	}
+	return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
+}
+
+static FILE *open_output(const char *path)
+{
+	int fd;
+	FILE *f;
+
+	if (!path)
+		return stdout;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ctl_error("%s: %s%s", path, strerror(errno), errno == EEXIST ? " (never overwritten)" : "");
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+static int collect(struct ctl *c, int argc, char **argv, bool pending, struct roster *r)
+{
+	struct pending pd = { &c->cfg, r, time(NULL) };
+
+	r->has_pin = true;
+	if (ctl_open_store(c) != 0)
+		return -1;
+	if (pending)
+		return store_person_foreach(c->st, PERSON_PENDING, add_pending, &pd);
+	for (int i = optind; i < argc; i++)
+		if (add_key(c, r, argv[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int issue(struct ctl *c, struct roster *r, const char *output)
+{
+	struct import_opts opts = { .threads = 0 };
+	FILE *f;
+
+	if (r->count == 0) {
+		fprintf(stderr, "activatectl: nobody needs a PIN\n");
+		return CTL_OK;
+	}
+	if (ctl_load_pepper(c) != 0 || (f = open_output(output)) == NULL)
+		return CTL_FAIL;
+	if (import_hash_pins(r, c->pepper, c->cfg.pin_hash_cost, r->count, &opts) != 0 ||
+	    write_pins(c, r) != 0) {
+		if (output) {
+			fclose(f);
+			unlink(output);
+		}
+		return CTL_FAIL;
+	}
+	if (print_pins(f, r) != 0 || (output && (fsync(fileno(f)) != 0 || fclose(f) != 0))) {
+		ctl_error("the new PINs are in force but could not all be written out: issue them again");
+		return CTL_FAIL;
+	}
+	fprintf(stderr, "activatectl: %zu PIN%s issued, valid %u days\n", r->count,
+		r->count == 1 ? "" : "s", c->cfg.pin_ttl_days);
+	return CTL_OK;
+}
+
+int ctl_cmd_issue(struct ctl *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "pending", no_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *output = NULL;
+	bool pending = false;
+	struct roster r = { .rows = NULL };
+	int o, rc = CTL_FAIL;
+
+	while ((o = getopt_long(argc, argv, "po:", options, NULL)) != -1) {
+		if (o == 'p')
+			pending = true;
+		else if (o == 'o')
+			output = optarg;
+		else
+			return ctl_usage("issue");
+	}
+	if (pending == (optind < argc))
+		return ctl_usage("issue");
+	if (collect(c, argc, argv, pending, &r) == 0)
+		rc = issue(c, &r, output);
+	roster_free(&r);
+	return rc;
+}
