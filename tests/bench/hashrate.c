@@ -14,7 +14,7 @@
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	char hash[SECRET_HASH_MAX], pin[16], id[16];
+	char hash[SECRET_HASH_MAX], pin[16], id[24];
 	unsigned char pepper[SECRET_PEPPER_BYTES];
 	struct timespec a, b;
 	char err[CONFIG_ERROR_MAX];
