@@ -46,6 +46,7 @@ static const struct key keys[] = {
 	TEXT(database, K_PATH),
 	TEXT(pepper_file, K_PATH),
 	TEXT(sysroot, K_PATH),
+	TEXT(run_dir, K_PATH),
 	ENUM(on_success, on_success_names),
 	UINT(max_tries, 1, 100),
 	UINT(max_attempts, 1, 1000),
@@ -94,6 +95,7 @@ void config_defaults(struct config *cfg)
 	strcpy(cfg->database, ACTIVATE_DB);
 	strcpy(cfg->pepper_file, ACTIVATE_PEPPER);
 	strcpy(cfg->sysroot, "/");
+	strcpy(cfg->run_dir, "/run/pam_activate");
 	cfg->on_success = CONFIG_ON_SUCCESS_DENY;
 	cfg->max_tries = 3;
 	cfg->max_attempts = 5;

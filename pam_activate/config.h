@@ -23,6 +23,7 @@ struct config {
 	char database[CONFIG_PATH_MAX];
 	char pepper_file[CONFIG_PATH_MAX];
 	char sysroot[CONFIG_PATH_MAX];
+	char run_dir[CONFIG_PATH_MAX];
 	int on_success;
 	unsigned max_tries;
 	unsigned max_attempts;

@@ -15,9 +15,20 @@ enum relay_type {
 	RELAY_PROMPT_ECHO_OFF = 'S',
 	RELAY_INFO = 'I',
 	RELAY_ERROR = 'E',
-	RELAY_RESULT = 'R',		/* text: PAM status in decimal, then ' ' and a user */
+	RELAY_RESULT = 'R',		/* text: a relay_result digit, then for login a user */
 	RELAY_REPLY = 'A',		/* module -> helper */
 	RELAY_NO_REPLY = 'N',		/* the application's conversation failed */
+	RELAY_REPLY_TOO_LONG = 'L',	/* the reply did not fit a frame; text empty */
+};
+
+/* The outcomes the helper reports; the module maps them to PAM codes. */
+enum relay_result {
+	RELAY_DENY = '0',		/* verification or a prerequisite failed */
+	RELAY_MAXTRIES = '1',		/* max_tries used up */
+	RELAY_CONV_ERR = '2',		/* the conversation failed */
+	RELAY_UNAVAILABLE = '3',	/* configuration, database or pepper unusable */
+	RELAY_LOGIN = '4',		/* activated; text after the digit is the new user */
+	RELAY_ACTIVATED = '5',		/* activated, on_success=deny */
 };
 
 struct relay_frame {

@@ -25,6 +25,8 @@
 enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
 	ST_SET_PIN, ST_UNLOCK, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
+	ST_AUDIT_LAST, ST_AUDIT_INSERT,
 	ST_COUNT
 };
 
@@ -52,6 +54,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SET_FAILURES] = "UPDATE person SET failures = ?2, total_failures = ?3, locks = ?4, "
+		"locked_until = ?5, updated = ?6 WHERE rowid = ?1",
+	[ST_THROTTLE_COUNT] = "SELECT count(*) FROM throttle WHERE rhost = ?1 AND at >= ?2",
+	[ST_THROTTLE_ADD] = "INSERT INTO throttle (rhost, at) VALUES (?1, ?2)",
+	[ST_THROTTLE_PRUNE] = "DELETE FROM throttle WHERE at < ?1",
+	[ST_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, person, username, service, rhost, tty, "
+		"result, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -515,4 +525,79 @@ int store_person_foreach(struct store *st, int state,
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return r;
+}
+
+int store_person_set_failures(struct store *st, const struct person *p)
+{
+	sqlite3_stmt *s = st->stmt[ST_SET_FAILURES];
+
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_int64(s, 2, p->failures);
+	sqlite3_bind_int64(s, 3, p->total_failures);
+	sqlite3_bind_int64(s, 4, p->locks);
+	sqlite3_bind_int64(s, 5, p->locked_until);
+	sqlite3_bind_int64(s, 6, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
+{
+	sqlite3_stmt *s = st->stmt[ST_THROTTLE_COUNT];
+	int rc;
+
+	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, since);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*count = (unsigned)sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
+{
+	sqlite3_stmt *s = st->stmt[ST_THROTTLE_PRUNE];
+	int r;
+
+	sqlite3_bind_int64(s, 1, prune_before);
+	r = step_done(s);
+	if (r)
+		return r;
+	s = st->stmt[ST_THROTTLE_ADD];
+	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, at);
+	return step_done(s);
+}
+
+int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
+{
+	sqlite3_stmt *s = st->stmt[ST_AUDIT_LAST];
+	int rc = sqlite3_step(s);
+
+	memset(hash, 0, 32);
+	*empty = rc != SQLITE_ROW;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32)
+		memcpy(hash, sqlite3_column_blob(s, 0), 32);
+	else if (rc == SQLITE_ROW)
+		rc = SQLITE_CORRUPT;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(rc);
+}
+
+int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
+{
+	sqlite3_stmt *s = st->stmt[ST_AUDIT_INSERT];
+
+	sqlite3_bind_int64(s, 1, a->at);
+	sqlite3_bind_text(s, 2, a->event, -1, SQLITE_TRANSIENT);
+	if (a->person > 0)
+		sqlite3_bind_int64(s, 3, a->person);
+	bind_text_or_null(s, 4, a->username);
+	bind_text_or_null(s, 5, a->service);
+	bind_text_or_null(s, 6, a->rhost);
+	bind_text_or_null(s, 7, a->tty);
+	sqlite3_bind_text(s, 8, a->result, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 9, hash, 32, SQLITE_TRANSIENT);
+	return step_done(s);
 }

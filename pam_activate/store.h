@@ -53,6 +53,24 @@ int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int6
 /* Clear the lock and the failure count (the help desk's unlock). */
 int store_person_unlock(struct store *st, int64_t rowid);
 
+/* The failure counters and lock of a person, as the dialogue decided them. */
+int store_person_set_failures(struct store *st, const struct person *p);
+
+/* Failures from rhost at or after since; and one more at "at". */
+int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count);
+int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before);
+
+struct store_audit {
+	int64_t at;
+	const char *event;
+	int64_t person;		/* rowid, 0: nobody */
+	const char *username, *service, *rhost, *tty, *result;
+};
+
+/* The hash of the newest audit row (all zero, and *empty, for none). */
+int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty);
+int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32]);
+
 /* Call cb for every person (state < 0) or those in one state, in ID-number order. */
 int store_person_foreach(struct store *st, int state,
 			 int (*cb)(const struct person *p, void *ctx), void *ctx);

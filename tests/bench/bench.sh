@@ -73,3 +73,38 @@ figure "import $slow with PINs (interactive)" interactive "$work/slow.csv" "$slo
 figure "re-import $size unchanged (cost min)" min "$work/big.csv" "$size" "$repeat" "$rate_min" reimport
 echo
 echo "ideal = cores x single-thread hash rate; ratio = people/s / ideal (hash-bound target: 0.90 or better)"
+
+# --- ordinary logins: the module's cost to everyone who is not the trigger --
+logins=${BENCH_LOGINS:-10000}
+rounds=${BENCH_ROUNDS:-5}
+pamd="$work/pam.d"
+mkdir -p "$pamd"
+printf 'auth required pam_permit.so\n' >"$pamd/plain"
+printf 'auth [success=done ignore=ignore default=die] %s\nauth required pam_permit.so\n' \
+	"$PWD/tests/bench/.libs/pam_nothing.so" >"$pamd/nothing"
+printf 'auth [success=done ignore=ignore default=die] %s\nauth required pam_permit.so\n' \
+	"$PWD/.libs/pam_activate.so" >"$pamd/activate"
+read -r plain nothing act < <("$PWD/tests/bench/bench_login" "$pamd" ordinary "$logins" "$rounds" | tr '\n' ' ')
+echo
+echo "ordinary logins: $logins pam_start/pam_authenticate/pam_end cycles a round, median of $rounds rounds"
+printf '%-40s %12s %12s\n' "stack" "us/cycle" "vs nothing"
+printf '%-40s %12s %12s\n' "pam_permit only" "$plain" "$(awk -v a="$plain" -v b="$nothing" 'BEGIN { printf "%.3f", a / b }')"
+printf '%-40s %12s %12s\n' "do-nothing module, then pam_permit" "$nothing" "1.000"
+printf '%-40s %12s %12s\n' "pam_activate, then pam_permit" "$act" "$(awk -v a="$act" -v b="$nothing" 'BEGIN { printf "%.3f", a / b }')"
+echo "(target: pam_activate within 5 % of the do-nothing module)"
+
+# --- unknown ID number against a known one with a wrong PIN ----------------
+timing_runs=${BENCH_TIMING_RUNS:-21}
+sandbox interactive
+printf 'max_tries = 1\nmax_attempts = 1000\nmax_total_failures = 1000000\nrun_dir = %s/run\n' "$work" >>"$work/conf"
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on,pin\n1001,5001,Ola,Nordmann,student,Informatics,2026-08-14,87654321\n' >"$work/one.csv"
+"$ctl" --config "$work/conf" import "$work/one.csv" >/dev/null
+printf 'auth required %s config=%s helper=%s fail_delay=0\n' \
+	"$PWD/.libs/pam_activate.so" "$work/conf" "$PWD/activate-helper" >"$pamd/dialogue"
+read -r unknown wrong < <("$PWD/tests/bench/bench_login" "$pamd" timing "$timing_runs" | tr '\n' ' ')
+echo
+echo "one failed dialogue at pin_hash_cost=interactive, median of $timing_runs (helper start, hash, database)"
+printf '%-40s %12s\n' "unknown ID number" "$unknown us"
+printf '%-40s %12s\n' "known ID number, wrong PIN" "$wrong us"
+printf '%-40s %12s\n' "ratio unknown / known" "$(awk -v a="$unknown" -v b="$wrong" 'BEGIN { printf "%.3f", a / b }')"
+echo "(target: within 2 %)"

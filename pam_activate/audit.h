@@ -1,0 +1,23 @@
+/*
+ * audit.h: every outcome of a dialogue or an administrator's change, to
+ * syslog (LOG_AUTHPRIV) and to the audit table, whose rows are chained by
+ * BLAKE2b so that a removed or edited row shows.
+ */
+#ifndef ACTIVATE_AUDIT_H
+#define ACTIVATE_AUDIT_H
+
+#include "store.h"
+
+/*
+ * Record ev (ev->at 0: now) in its own transaction and to syslog at
+ * priority. Never pass a secret, nor an ID number that matched nobody.
+ * A database failure is logged and returned; the syslog line is written
+ * either way.
+ */
+int audit_record(struct store *st, int priority, const struct store_audit *ev);
+
+/* The chain hash of a row, given the hash of the row before it. */
+void audit_chain_hash(const unsigned char prev[32], const struct store_audit *ev,
+		      unsigned char out[32]);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * conv.h: how the dialogue talks to a person, whatever carries the words:
+ * the relay to pam_activate.so in the helper, or a script in tests.
+ */
+#ifndef ACTIVATE_CONV_H
+#define ACTIVATE_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONV_REPLY_MAX 512	/* PAM_MAX_RESP_SIZE */
+
+struct conv {
+	/*
+	 * Ask and wait. 0 and the reply in reply (size bytes, NUL-terminated);
+	 * -E2BIG if the reply was too long for the frame (reply empty);
+	 * -ECONNABORTED if the application's conversation failed or the
+	 * module went away.
+	 */
+	int (*prompt)(struct conv *c, bool echo, const char *text, char *reply, size_t size);
+	/* Show a message; error selects PAM_ERROR_MSG. */
+	int (*message)(struct conv *c, bool error, const char *text);
+	void *ctx;
+};
+
+/* The relay to the module over fd (the helper's end of the socketpair). */
+void conv_relay_init(struct conv *c, int *fd);
+
+int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size);
+int conv_info(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int conv_error(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * dialogue.c: the activation dialogue. Ask for the three details, verify
+ * them as one (the answer never says which was wrong, and an unknown ID
+ * number costs the same hash as a known one), count failures per person,
+ * per remote host and per dialogue, then explain whatever prerequisite is
+ * missing, and hand an eligible person to the accounts layer.
+ *
+ * Every failure is written to the database before the person hears of it,
+ * so a caller that kills the dialogue at any point gains no free tries.
+ */
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "accounts.h"
+#include "audit.h"
+#include "dialogue.h"
+#include "i18n.h"
+#include "secret.h"
+#include "slot.h"
+#include "text.h"
+
+#define SLOT_WAIT_MS 10000
+#define PIN_MIN 6
+
+struct details {
+	char id[PERSON_NUMBER_MAX];
+	char student[PERSON_NUMBER_MAX];
+	char pin[SECRET_PIN_MAX];
+	char reply[CONV_REPLY_MAX + 1];
+};
+
+enum verdict { V_OK, V_FAIL, V_LOCKED, V_SPENT, V_BUSY, V_ERROR };
+
+static void audit(struct dialogue *d, int priority, const char *event, const struct person *p,
+		  const char *result)
+{
+	struct store_audit ev = {
+		.event = event, .person = p ? p->rowid : 0, .username = p ? p->username : NULL,
+		.service = d->service, .rhost = d->rhost, .tty = d->tty, .result = result,
+	};
+
+	audit_record(d->st, priority, &ev);
+}
+
+static void support(struct dialogue *d)
+{
+	if (d->cfg->support_contact[0])
+		conv_info(d->conv, "%s", d->cfg->support_contact);
+}
+
+/* Check one reply: trimmed, printable, ASCII digits, at most max of them. */
+static int check_digits(struct dialogue *d, const char *what, char *reply, unsigned max,
+			char *out, size_t size)
+{
+	const char *v = text_trim(reply);
+
+	if (text_check_utf8_printable(v, strlen(v)) != 0 || !text_is_digits(v)) {
+		conv_error(d->conv, _("%s: type digits 0-9 only."), what);
+		return -EINVAL;
+	}
+	if (strlen(v) > max || strlen(v) >= size) {
+		conv_error(d->conv, _("%s: too long (at most %u digits)."), what, max);
+		return -EINVAL;
+	}
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int ask(struct dialogue *d, struct details *det, bool echo, const char *prompt,
+	       const char *what, unsigned max, char *out, size_t size)
+{
+	int r = conv_prompt(d->conv, echo, prompt, det->reply, sizeof(det->reply));
+
+	if (r == -E2BIG)
+		conv_error(d->conv, _("%s: too long (at most %u digits)."), what, max);
+	else if (r == 0)
+		r = check_digits(d, what, det->reply, max, out, size);
+	sodium_memzero(det->reply, sizeof(det->reply));
+	return r == -E2BIG ? -EINVAL : r;
+}
+
+static int ask_details(struct dialogue *d, struct details *det)
+{
+	const struct config *cfg = d->cfg;
+	int r;
+
+	r = ask(d, det, true, _("ID number: "), _("ID number"), cfg->id_number_max_length,
+		det->id, sizeof(det->id));
+	if (r == 0)
+		r = ask(d, det, true, _("Student number: "), _("Student number"),
+			cfg->student_number_max_length, det->student, sizeof(det->student));
+	if (r == 0)
+		r = ask(d, det, false, _("PIN code: "), _("PIN code"), SECRET_PIN_MAX - 1, det->pin,
+			sizeof(det->pin));
+	return r;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	return n == strlen(b) && sodium_memcmp(a, b, n) == 0;
+}
+
+/* One Argon2id verification, real or dummy, under a host-wide slot. */
+static enum verdict check_pin(struct dialogue *d, const struct details *det, const struct person *p)
+{
+	bool ok = false;
+	int slot;
+
+	if (slot_acquire(d->cfg->run_dir, d->cfg->max_concurrent_hashes, SLOT_WAIT_MS, &slot) != 0)
+		return V_BUSY;
+	if (p && p->pin_hash[0] && strlen(det->pin) >= PIN_MIN)
+		ok = secret_pin_verify(d->pepper, det->id, det->pin, p->pin_hash) == 0;
+	else
+		secret_pin_verify_dummy(d->pepper, det->pin, d->cfg->pin_hash_cost);
+	slot_release(slot);
+	return ok && same_text(det->student, p->student_number) ? V_OK : V_FAIL;
+}
+
+static enum verdict verify(struct dialogue *d, const struct details *det, struct person *p, bool *found)
+{
+	int r = store_person_by_id_number(d->st, det->id, p);
+
+	*found = r == 0;
+	if (r && r != -ENOENT)
+		return V_ERROR;
+	if (*found && p->locked_until > time(NULL))
+		return V_LOCKED;
+	if (*found && p->state != PERSON_ACTIVE && p->total_failures >= d->cfg->max_total_failures)
+		return V_SPENT;
+	return check_pin(d, det, *found ? p : NULL);
+}
+
+static int64_t lock_seconds(const struct config *cfg, unsigned locks)
+{
+	unsigned shift = locks > 0 ? locks - 1 : 0;
+
+	return (int64_t)cfg->lock_time << (shift > 20 ? 20 : shift);
+}
+
+/* The failure counts of p, decided on the row as it is now, in one transaction. */
+static int count_failure(struct dialogue *d, struct person *p, bool found)
+{
+	int64_t now = time(NULL);
+	int r = store_begin(d->st);
+
+	if (r == 0 && d->rhost[0])
+		r = store_throttle_add(d->st, d->rhost, now, now - d->cfg->throttle_window);
+	if (r == 0 && found)
+		r = store_person_by_id_number(d->st, p->id_number, p);
+	if (r == 0 && found) {
+		p->failures++;
+		p->total_failures++;
+		if (p->failures >= d->cfg->max_attempts) {
+			p->locks++;
+			p->failures = 0;
+			p->locked_until = now + lock_seconds(d->cfg, p->locks);
+		}
+		r = store_person_set_failures(d->st, p);
+	}
+	if (r == 0)
+		r = store_commit(d->st);
+	if (r)
+		store_rollback(d->st);
+	return r;
+}
+
+static int count_success(struct dialogue *d, struct person *p)
+{
+	int r;
+
+	if (p->failures == 0)
+		return 0;
+	p->failures = 0;
+	r = store_begin(d->st);
+	if (r == 0)
+		r = store_person_set_failures(d->st, p);
+	if (r == 0)
+		r = store_commit(d->st);
+	if (r)
+		store_rollback(d->st);
+	return r;
+}
+
+static bool throttled(struct dialogue *d)
+{
+	unsigned n = 0;
+
+	if (!d->rhost[0])
+		return false;
+	if (store_throttle_count(d->st, d->rhost, (int64_t)time(NULL) - d->cfg->throttle_window, &n) != 0)
+		return true;	/* fail closed */
+	return n >= d->cfg->throttle_failures;
+}
+
+static void say_locked(struct dialogue *d, const struct person *p)
+{
+	time_t until = (time_t)p->locked_until, now = time(NULL);
+	struct tm tm_until, tm_now;
+	char when[32];
+
+	localtime_r(&until, &tm_until);
+	localtime_r(&now, &tm_now);
+	strftime(when, sizeof(when), tm_until.tm_yday == tm_now.tm_yday ? "%H:%M" : "%Y-%m-%d %H:%M",
+		 &tm_until);
+	conv_error(d->conv, _("Too many failed attempts. Try again after %s, or contact support."), when);
+	support(d);
+}
+
+static void say_failed(struct dialogue *d, unsigned tries_left)
+{
+	if (tries_left)
+		conv_error(d->conv, _("The details you gave do not match our records. Tries left: %u."),
+			   tries_left);
+	else
+		conv_error(d->conv, _("The details you gave do not match our records."));
+}
+
+static const char *problem_message(unsigned bit)
+{
+	switch (bit) {
+	case PERSON_NO_PIN:
+		return N_("No PIN code has been issued to you.");
+	case PERSON_PIN_EXPIRED:
+		return N_("Your PIN code has expired. Ask for a new one.");
+	case PERSON_PIN_SPENT:
+		return N_("Your PIN code can no longer be used. Ask for a new one.");
+	case PERSON_NO_PROGRAMME:
+		return N_("You are not connected to a programme of study yet, so your account "
+			  "cannot be activated.");
+	case PERSON_FEE_MISSING:
+		return N_("Your semester fee is not registered yet. A payment can take up to three "
+			  "business days to register; try again when it has.");
+	case PERSON_REVOKED_STATE:
+		return N_("This account has been closed.");
+	default:
+		return NULL;
+	}
+}
+
+/* Each prerequisite that is missing, in its own words; then the support line. */
+static void explain(struct dialogue *d, const struct person *p, unsigned m)
+{
+	if (m & PERSON_ALREADY_ACTIVE) {
+		conv_error(d->conv, _("Your account is already active, with the username %s. "
+				      "If you have forgotten your password, ask for a new PIN code."),
+			   p->username[0] ? p->username : "?");
+		support(d);
+		return;
+	}
+	for (unsigned bit = 1; bit <= m; bit <<= 1)
+		if ((m & bit) && problem_message(bit))
+			conv_error(d->conv, "%s", _(problem_message(bit)));
+	support(d);
+}
+
+static void problem_tags(unsigned m, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned bit = 1; bit <= m && used < size; bit <<= 1)
+		if (m & bit)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "",
+						 person_problem_tag(bit));
+}
+
+static enum dialogue_outcome eligible(struct dialogue *d, struct person *p)
+{
+	unsigned m = person_problems(p, d->cfg, time(NULL)) & ~(unsigned)PERSON_LOCKED;
+	char tags[160];
+	int r;
+
+	if (m) {
+		problem_tags(m, tags, sizeof(tags));
+		audit(d, LOG_NOTICE, "refused", p, tags);
+		explain(d, p, m);
+		return DIALOGUE_DENIED;
+	}
+	r = accounts_provision(d->cfg, p);
+	if (r == -ENOSYS) {
+		audit(d, LOG_NOTICE, "eligible", p, "provisioning not available");
+		conv_error(d->conv, _("Your details are verified, but accounts cannot be created on "
+				      "this machine yet."));
+		support(d);
+		return DIALOGUE_DENIED;
+	}
+	if (r) {
+		audit(d, LOG_ERR, "provision", p, "failed");
+		return DIALOGUE_UNAVAILABLE;
+	}
+	snprintf(d->username, sizeof(d->username), "%s", p->username);
+	audit(d, LOG_NOTICE, "activated", p, "ok");
+	return DIALOGUE_ACTIVATED;
+}
+
+static enum dialogue_outcome unavailable(struct dialogue *d)
+{
+	audit(d, LOG_ERR, "database", NULL, store_errmsg(d->st));
+	conv_error(d->conv, _("The activation service is not available right now."));
+	support(d);
+	return DIALOGUE_UNAVAILABLE;
+}
+
+/* One verification; -1 to ask again, or the outcome that ends the dialogue. */
+static int attempt(struct dialogue *d, struct details *det, unsigned tries_left)
+{
+	struct person p;
+	bool found;
+
+	switch (verify(d, det, &p, &found)) {
+	case V_OK:
+		if (count_success(d, &p) != 0)
+			return unavailable(d);
+		return eligible(d, &p);
+	case V_FAIL:
+		if (count_failure(d, &p, found) != 0)
+			return unavailable(d);
+		audit(d, LOG_NOTICE, "verify", found ? &p : NULL, found ? "failed" : "failed, unknown id");
+		if (found && p.locked_until > time(NULL)) {
+			say_locked(d, &p);
+			return DIALOGUE_DENIED;
+		}
+		say_failed(d, tries_left);
+		return -1;
+	case V_LOCKED:
+		if (count_failure(d, &p, false) != 0)
+			return unavailable(d);
+		audit(d, LOG_NOTICE, "verify", &p, "locked");
+		say_locked(d, &p);
+		return DIALOGUE_DENIED;
+	case V_SPENT:
+		audit(d, LOG_NOTICE, "verify", &p, "pin spent by failures");
+		conv_error(d->conv, "%s", _(problem_message(PERSON_PIN_SPENT)));
+		support(d);
+		return DIALOGUE_DENIED;
+	case V_BUSY:
+		audit(d, LOG_WARNING, "verify", NULL, "busy");
+		conv_error(d->conv, _("The service is busy. Try again in a minute."));
+		return DIALOGUE_DENIED;
+	default:
+		return unavailable(d);
+	}
+}
+
+static enum dialogue_outcome refuse_throttled(struct dialogue *d)
+{
+	audit(d, LOG_WARNING, "throttle", NULL, "too many failures from this host");
+	conv_error(d->conv, _("Too many failed attempts from your network address. Try again later."));
+	support(d);
+	return DIALOGUE_DENIED;
+}
+
+static enum dialogue_outcome run_tries(struct dialogue *d, struct details *det)
+{
+	for (unsigned tries = d->cfg->max_tries; tries > 0; tries--) {
+		int r = ask_details(d, det);
+
+		if (r == -ECONNABORTED) {
+			audit(d, LOG_NOTICE, "conversation", NULL, "aborted");
+			return DIALOGUE_CONV_ERR;
+		}
+		if (r == 0 && throttled(d))
+			return refuse_throttled(d);
+		if (r == 0)
+			r = attempt(d, det, tries - 1);
+		sodium_memzero(det, sizeof(*det));
+		if (r >= 0)
+			return (enum dialogue_outcome)r;
+	}
+	audit(d, LOG_NOTICE, "dialogue", NULL, "max tries");
+	conv_error(d->conv, _("Too many failed attempts in this session."));
+	return DIALOGUE_MAXTRIES;
+}
+
+enum dialogue_outcome dialogue_run(struct dialogue *d)
+{
+	struct details *det;
+	enum dialogue_outcome out;
+
+	d->username[0] = '\0';
+	if (conv_info(d->conv, _("Account activation. You need the ID number from your e-mail, "
+				 "your student number and your PIN code.")) != 0)
+		return DIALOGUE_CONV_ERR;
+	if (throttled(d))
+		return refuse_throttled(d);
+	det = secret_alloc(sizeof(*det));
+	if (!det)
+		return unavailable(d);
+	out = run_tries(d, det);
+	secret_free(det);
+	return out;
+}

@@ -1,0 +1,32 @@
+/*
+ * dialogue.h: the activation dialogue (DESIGN section 3), as a sequence of
+ * steps over one context. It knows nothing of PAM: it speaks through conv.h.
+ */
+#ifndef ACTIVATE_DIALOGUE_H
+#define ACTIVATE_DIALOGUE_H
+
+#include "config.h"
+#include "conv.h"
+#include "person.h"
+#include "store.h"
+
+enum dialogue_outcome {
+	DIALOGUE_DENIED,	/* details wrong, a prerequisite missing, locked, throttled */
+	DIALOGUE_MAXTRIES,	/* max_tries used up in this dialogue */
+	DIALOGUE_CONV_ERR,	/* the conversation failed: nothing counted */
+	DIALOGUE_UNAVAILABLE,	/* the database failed */
+	DIALOGUE_ACTIVATED,	/* the account exists; username holds its name */
+};
+
+struct dialogue {
+	const struct config *cfg;
+	struct store *st;
+	const unsigned char *pepper;
+	struct conv *conv;
+	const char *service, *rhost, *tty;	/* for the audit trail; may be empty */
+	char username[PERSON_USERNAME_MAX];	/* out */
+};
+
+enum dialogue_outcome dialogue_run(struct dialogue *d);
+
+#endif
