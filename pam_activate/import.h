@@ -17,7 +17,7 @@ enum import_action { IMPORT_SAME, IMPORT_ADD, IMPORT_UPDATE };
 struct import_opts {
 	bool dry_run;		/* plan only: nothing hashed, nothing written */
 	bool update_pins;	/* hash the pin column for existing people too */
-	unsigned threads;	/* 0: one per CPU */
+	unsigned workers;	/* hashing processes; 0: one per CPU */
 	/* called from the calling thread while PINs hash; may be NULL */
 	void (*progress)(size_t done, size_t total, void *ctx);
 	void *progress_ctx;
@@ -37,7 +37,7 @@ int import_roster(struct store *st, const struct config *cfg, const unsigned cha
 		  struct import_report *rep, char *err, size_t errlen);
 
 /*
- * Hash the PINs of the total rows marked hash_pin, on opts->threads threads,
+ * Hash the PINs of the total rows marked hash_pin in opts->workers processes,
  * into each row's person.pin_hash. Shared with activatectl issue.
  */
 int import_hash_pins(struct roster *roster, const unsigned char *pepper, int cost, size_t total,

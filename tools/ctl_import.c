@@ -114,21 +114,21 @@ int ctl_cmd_import(struct ctl *c, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "update-pins", no_argument, NULL, 'u' },
 		{ "delimiter", required_argument, NULL, 'd' },
-		{ "threads", required_argument, NULL, 't' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct import_opts opts = { .dry_run = false };
 	char delim = ',';
 	int o;
 
-	while ((o = getopt_long(argc, argv, "nud:t:", options, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "nud:j:", options, NULL)) != -1) {
 		if (o == 'n')
 			opts.dry_run = true;
 		else if (o == 'u')
 			opts.update_pins = true;
 		else if (o == 'd' && parse_delimiter(optarg, &delim) == 0)
 			continue;
-		else if (o == 't' && sscanf(optarg, "%u", &opts.threads) == 1 && opts.threads > 0)
+		else if (o == 'j' && sscanf(optarg, "%u", &opts.workers) == 1 && opts.workers > 0)
 			continue;
 		else
 			return ctl_usage("import");

@@ -148,7 +148,7 @@ static int collect(struct ctl *c, int argc, char **argv, bool pending, struct ro
 
 static int issue(struct ctl *c, struct roster *r, const char *output)
 {
-	struct import_opts opts = { .threads = 0 };
+	struct import_opts opts = { .workers = 0 };
 	FILE *f;
 
 	if (r->count == 0) {

@@ -84,7 +84,7 @@ printf 'auth [success=done ignore=ignore default=die] %s\nauth required pam_perm
 	"$PWD/tests/bench/.libs/pam_nothing.so" >"$pamd/nothing"
 printf 'auth [success=done ignore=ignore default=die] %s\nauth required pam_permit.so\n' \
 	"$PWD/.libs/pam_activate.so" >"$pamd/activate"
-read -r plain nothing act < <("$PWD/tests/bench/bench_login" "$pamd" ordinary "$logins" "$rounds" | tr '\n' ' ')
+read -r plain nothing act < <("$PWD/tests/bench/bench_login" "$pamd" ordinary "$logins" "$rounds" | tr '\n' ' '; echo)
 echo
 echo "ordinary logins: $logins pam_start/pam_authenticate/pam_end cycles a round, median of $rounds rounds"
 printf '%-40s %12s %12s\n' "stack" "us/cycle" "vs nothing"
@@ -99,9 +99,9 @@ sandbox interactive
 printf 'max_tries = 1\nmax_attempts = 1000\nmax_total_failures = 1000000\nrun_dir = %s/run\n' "$work" >>"$work/conf"
 printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on,pin\n1001,5001,Ola,Nordmann,student,Informatics,2026-08-14,87654321\n' >"$work/one.csv"
 "$ctl" --config "$work/conf" import "$work/one.csv" >/dev/null
-printf 'auth required %s config=%s helper=%s fail_delay=0\n' \
-	"$PWD/.libs/pam_activate.so" "$work/conf" "$PWD/activate-helper" >"$pamd/dialogue"
-read -r unknown wrong < <("$PWD/tests/bench/bench_login" "$pamd" timing "$timing_runs" | tr '\n' ' ')
+printf 'auth required %s relay=%s config=%s helper=%s fail_delay=0\n' "$PWD/.libs/pam_activate.so" \
+	"$PWD/.libs/pam_activate_relay.so" "$work/conf" "$PWD/activate-helper" >"$pamd/dialogue"
+read -r unknown wrong < <("$PWD/tests/bench/bench_login" "$pamd" timing "$timing_runs" | tr '\n' ' '; echo)
 echo
 echo "one failed dialogue at pin_hash_cost=interactive, median of $timing_runs (helper start, hash, database)"
 printf '%-40s %12s\n' "unknown ID number" "$unknown us"

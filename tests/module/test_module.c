@@ -105,7 +105,7 @@ static void import_people(void)
 	struct store *st;
 	struct roster r;
 	struct import_report rep;
-	struct import_opts opts = { .threads = 1 };
+	struct import_opts opts = { .workers = 1 };
 	unsigned char *pepper = secret_alloc(SECRET_PEPPER_BYTES);
 	char err[1024], path[PATH_MAX];
 	FILE *f;
@@ -640,12 +640,14 @@ static void write_service(const char *name, const char *text)
 
 static void write_services(void)
 {
-	char so[PATH_MAX], helper[PATH_MAX], fake[PATH_MAX], text[8192], matrix[PATH_MAX], passdb[PATH_MAX];
+	char so[PATH_MAX * 2 + 16], helper[PATH_MAX], fake[PATH_MAX], text[8192], matrix[PATH_MAX], passdb[PATH_MAX];
 	static const char *const faults[] = {
 		"exit", "crash", "hang", "malformed", "nul", "oversized", "badresult", "reply", "success",
 	};
 
-	snprintf(so, sizeof(so), "%s/.libs/pam_activate.so", builddir);
+	/* the module and, as its first argument, where its relay is in the build */
+	snprintf(so, sizeof(so), "%s/.libs/pam_activate.so relay=%s/.libs/pam_activate_relay.so",
+		 builddir, builddir);
 	snprintf(helper, sizeof(helper), "%s/activate-helper", builddir);
 	snprintf(fake, sizeof(fake), "%s/tests/module/fake_helper", builddir);
 	snprintf(matrix, sizeof(matrix), "%s/pam_matrix.so", PAM_WRAPPER_MODULES);

@@ -738,7 +738,7 @@ static void on_progress(size_t done, size_t total, void *ctx)
 	pr->total = total;
 }
 
-static void test_hash_pins_threads(void **state)
+static void test_hash_pins_workers(void **state)
 {
 	static const char text[] = HEADER_ALL
 		"1001,5001,A,B,student,,,,,10000001\n1002,5002,A,B,student,,,,,10000002\n"
@@ -746,9 +746,9 @@ static void test_hash_pins_threads(void **state)
 		"1005,5005,A,B,student,,,,,10000005\n";
 
 	(void)state;
-	for (unsigned threads = 1; threads <= 2; threads++) {
+	for (unsigned workers = 1; workers <= 2; workers++) {
 		struct progress pr = { 0 };
-		struct import_opts opts = { .threads = threads, .progress = on_progress,
+		struct import_opts opts = { .workers = workers, .progress = on_progress,
 					    .progress_ctx = &pr };
 		char err[ERR_MAX] = "";
 		struct roster ro;
@@ -770,7 +770,7 @@ static void test_hash_pins_threads(void **state)
 			}
 			if (secret_pin_verify(pepper, row->person.id_number, row->pin,
 					      row->person.pin_hash) != 0)
-				fail_msg("threads %u: hash of line %u does not verify", threads, row->line);
+				fail_msg("workers %u: hash of line %u does not verify", workers, row->line);
 		}
 		assert_true(pr.calls >= 1);
 		assert_int_equal(pr.done, 4);
@@ -849,7 +849,7 @@ int main(void)
 		DB_TEST(test_dry_run),
 		DB_TEST(test_conflict_with_database),
 		DB_TEST(test_reimport_keeps_username),
-		DB_TEST(test_hash_pins_threads),
+		DB_TEST(test_hash_pins_workers),
 		DB_TEST(test_read_fields),
 	};
 
