@@ -1,15 +1,493 @@
 /*
- * accounts.c: the local account files and home directories. Provisioning is
- * the next piece of work; until it lands an eligible person is told their
- * details are verified and nothing is changed.
+ * accounts.c: the local account files, written the way shadow-utils'
+ * commonio does it: under the password-file lock, read whole, add lines,
+ * write a temporary file in the same directory with the original's owner
+ * and mode, fsync, keep the old file as NAME-, rename over, fsync the
+ * directory. Lines we do not touch are kept byte for byte.
+ *
+ * Ids come from reading the files once and then asking NSS about the one
+ * chosen (probing NSS id by id from UID_MIN is quadratic in the number of
+ * accounts).
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "accounts.h"
+#include "home.h"
+#include "text.h"
 
-int accounts_provision(const struct config *cfg, struct person *p)
+#define LOCK_WAIT_S 15
+
+enum { F_PASSWD, F_SHADOW, F_GROUP, F_GSHADOW, F_COUNT };
+static const char *const file_names[F_COUNT] = { "passwd", "shadow", "group", "gshadow" };
+
+struct acfile {
+	char *data;		/* whole file, NUL-terminated */
+	size_t len;
+	struct stat st;
+	bool exists;
+	char *next;		/* the new contents, or NULL: unchanged */
+};
+
+struct files {
+	int etc;		/* sysroot/etc */
+	struct acfile f[F_COUNT];
+};
+
+static int read_all(int fd, struct acfile *f)
 {
-	(void)cfg;
-	(void)p;
-	return -ENOSYS;
+	size_t cap = 4096;
+	ssize_t n = 0;
+	char *p;
+
+	f->len = 0;
+	f->data = malloc(cap);
+	while (f->data && (n = read(fd, f->data + f->len, cap - f->len - 1)) > 0) {
+		f->len += (size_t)n;
+		if (cap - f->len > 1)
+			continue;
+		p = realloc(f->data, cap * 2);
+		if (!p)
+			free(f->data);
+		f->data = p;
+		cap *= 2;
+	}
+	if (!f->data)
+		return -ENOMEM;
+	f->data[f->len] = '\0';
+	return n < 0 ? -errno : 0;
+}
+
+static int load(struct files *fs, int which)
+{
+	struct acfile *f = &fs->f[which];
+	int fd = openat(fs->etc, file_names[which], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT && (which == F_GSHADOW) ? 0 : -errno;
+	f->exists = true;
+	r = fstat(fd, &f->st) != 0 ? -errno : !S_ISREG(f->st.st_mode) ? -EINVAL : read_all(fd, f);
+	close(fd);
+	return r;
+}
+
+/* The line of name in data ("name:..."), or NULL. */
+static const char *find_entry(const char *data, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *line = data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, name, n) == 0 && line[n] == ':')
+			return line;
+	return NULL;
+}
+
+/* The third field (uid or gid) of each entry, into a sorted array. */
+static int collect_ids(const char *data, unsigned long **ids, size_t *n)
+{
+	size_t cap = 1024;
+	const char *line = data;
+
+	*n = 0;
+	*ids = malloc(cap * sizeof(**ids));
+	while (*ids && line && *line) {
+		const char *c = strchr(line, ':');
+
+		c = c ? strchr(c + 1, ':') : NULL;
+		if (c && c[1] >= '0' && c[1] <= '9') {
+			if (*n == cap) {
+				unsigned long *p = realloc(*ids, (cap *= 2) * sizeof(**ids));
+
+				if (!p)
+					break;
+				*ids = p;
+			}
+			(*ids)[(*n)++] = strtoul(c + 1, NULL, 10);
+		}
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	if (!*ids)
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool in_sorted(const unsigned long *ids, size_t n, unsigned long id)
+{
+	return bsearch(&id, ids, n, sizeof(*ids), cmp_ulong) != NULL;
+}
+
+/* The lowest id in range free in both files and unknown to NSS, used as uid and gid. */
+static int choose_id(struct files *fs, const struct logindefs *ld, uid_t *uid, gid_t *gid)
+{
+	unsigned long *uids, *gids;
+	size_t nu, ng;
+	unsigned long lo = ld->uid_min > ld->gid_min ? ld->uid_min : ld->gid_min;
+	unsigned long hi = ld->uid_max < ld->gid_max ? ld->uid_max : ld->gid_max;
+	int r = collect_ids(fs->f[F_PASSWD].data, &uids, &nu);
+
+	if (r == 0)
+		r = collect_ids(fs->f[F_GROUP].data, &gids, &ng);
+	if (r)
+		return r;
+	qsort(uids, nu, sizeof(*uids), cmp_ulong);
+	qsort(gids, ng, sizeof(*gids), cmp_ulong);
+	r = -ERANGE;
+	for (unsigned long id = lo; id <= hi && r; id++)
+		if (!in_sorted(uids, nu, id) && !in_sorted(gids, ng, id) &&
+		    !getpwuid((uid_t)id) && !getgrgid((gid_t)id)) {
+			*uid = (uid_t)id;
+			*gid = (gid_t)id;
+			r = 0;
+		}
+	free(uids);
+	free(gids);
+	return r;
+}
+
+/* data + line, as a new buffer (a missing final newline is added first). */
+static char *with_line(const struct acfile *f, const char *line)
+{
+	const char *base = f->next ? f->next : f->data;
+	size_t len = strlen(base);
+	bool nl = len > 0 && base[len - 1] != '\n';
+	char *out = malloc(len + nl + strlen(line) + 1);
+
+	if (out)
+		sprintf(out, "%s%s%s", base, nl ? "\n" : "", line);
+	return out;
+}
+
+static int add_line(struct acfile *f, const char *line)
+{
+	char *out = with_line(f, line);
+
+	if (!out)
+		return -ENOMEM;
+	free(f->next);
+	f->next = out;
+	return 0;
+}
+
+/* Replace the line of name with line. */
+static int replace_line(struct acfile *f, const char *name, const char *line)
+{
+	const char *base = f->next ? f->next : f->data, *at = find_entry(base, name), *end;
+	char *out;
+
+	if (!at)
+		return add_line(f, line);
+	end = strchr(at, '\n');
+	end = end ? end + 1 : at + strlen(at);
+	out = malloc(strlen(base) + strlen(line) + 1);
+	if (!out)
+		return -ENOMEM;
+	sprintf(out, "%.*s%s%s", (int)(at - base), base, line, end);
+	free(f->next);
+	f->next = out;
+	return 0;
+}
+
+/* Add user to the member list (last field) of group in f. */
+static int add_member(struct acfile *f, const char *group, const char *user)
+{
+	const char *base = f->next ? f->next : f->data, *at = find_entry(base, group), *eol;
+	char line[8192];
+	size_t len;
+
+	if (!at)
+		return -ENOENT;
+	eol = strchr(at, '\n');
+	len = eol ? (size_t)(eol - at) : strlen(at);
+	if (len + strlen(user) + 3 > sizeof(line))
+		return -E2BIG;
+	snprintf(line, sizeof(line), "%.*s%s%s\n", (int)len, at, at[len - 1] == ':' ? "" : ",", user);
+	return replace_line(f, group, line);
+}
+
+/* No ':', newline, control or C1 bytes in anything we write; ',' too for names. */
+static bool field_ok(const char *s, bool comma_ok)
+{
+	return text_check_utf8_printable(s, strlen(s)) == 0 && !strchr(s, ':') && (comma_ok || !strchr(s, ','));
+}
+
+static int check_fields(const struct config *cfg, const struct account *a, char *err, size_t errlen)
+{
+	const char *what = !field_ok(a->name, false) ? "username" : !field_ok(a->gecos, false) ? "name"
+		: !field_ok(a->hash, false) ? "password hash" : !field_ok(cfg->shell, false) ? "shell"
+		: !field_ok(a->home, false) ? "home" : NULL;
+
+	if (what)
+		snprintf(err, errlen, "%s: a character that cannot go into the account files", what);
+	return what ? -EINVAL : 0;
+}
+
+static int add_groups(const struct config *cfg, struct files *fs, const char *user, char *err, size_t errlen)
+{
+	char list[CONFIG_TEXT_MAX], *save = NULL;
+	int r = 0;
+
+	snprintf(list, sizeof(list), "%s", cfg->groups);
+	for (char *g = strtok_r(list, ", ", &save); g && r == 0; g = strtok_r(NULL, ", ", &save)) {
+		r = add_member(&fs->f[F_GROUP], g, user);
+		if (r == 0 && fs->f[F_GSHADOW].exists)
+			r = add_member(&fs->f[F_GSHADOW], g, user);
+		if (r)
+			snprintf(err, errlen, "groups: %s: %s", g, r == -ENOENT ? "no such group" : strerror(-r));
+	}
+	return r;
+}
+
+/* A formatted line added to f (replacing the entry of name, if name is given). */
+static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = name ? replace_line(f, name, line) : add_line(f, line);
+	free(line);
+	return r;
+}
+
+static int plan_new(const struct config *cfg, const struct logindefs *ld, struct files *fs,
+		    struct account *a, char *err, size_t errlen)
+{
+	int r = choose_id(fs, ld, &a->uid, &a->gid);
+
+	if (r) {
+		snprintf(err, errlen, "no free id between UID_MIN/GID_MIN and UID_MAX/GID_MAX");
+		return r;
+	}
+	r = put_line(&fs->f[F_GROUP], NULL, "%s:x:%u:\n", a->name, (unsigned)a->gid);
+	if (r == 0 && fs->f[F_GSHADOW].exists)
+		r = put_line(&fs->f[F_GSHADOW], NULL, "%s:!::\n", a->name);
+	if (r == 0)
+		r = put_line(&fs->f[F_PASSWD], NULL, "%s:x:%u:%u:%s:%s:%s\n", a->name, (unsigned)a->uid,
+			     (unsigned)a->gid, a->gecos, a->home, cfg->shell);
+	if (r == 0)
+		r = add_groups(cfg, fs, a->name, err, errlen);
+	return r;
+}
+
+/* An interrupted activation left the entries: take their ids and keep them. */
+static int plan_resume(struct files *fs, struct account *a, char *err, size_t errlen)
+{
+	const char *line = find_entry(fs->f[F_PASSWD].data, a->name);
+	unsigned u, g;
+
+	if (sscanf(strchr(line, ':') + 1, "%*[^:]:%u:%u:", &u, &g) != 2) {
+		snprintf(err, errlen, "passwd: the entry of %s is malformed", a->name);
+		return -EINVAL;
+	}
+	a->uid = u;
+	a->gid = g;
+	return 0;
+}
+
+static int plan_shadow(const struct logindefs *ld, struct files *fs, const struct account *a)
+{
+	return put_line(&fs->f[F_SHADOW], a->name, "%s:%s:%ld:%ld:%ld:%ld:::\n", a->name, a->hash,
+			(long)(time(NULL) / 86400), ld->pass_min_days, ld->pass_max_days, ld->pass_warn_age);
+}
+
+static int write_as(int etc, const char *name, const char *data, const struct stat *st)
+{
+	char tmp[64];
+	size_t len = strlen(data), off = 0;
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s+", name);
+	unlinkat(etc, tmp, 0);
+	fd = openat(etc, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchown(fd, st->st_uid, st->st_gid) != 0 || fchmod(fd, st->st_mode & 07777) != 0)
+		r = -errno;
+	while (r == 0 && off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) != 0)
+		r = -errno;
+	if (close(fd) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(etc, tmp, etc, name) != 0)
+		r = -errno;
+	if (r)
+		unlinkat(etc, tmp, 0);
+	return r;
+}
+
+/* NAME- first (the old contents), then NAME, each atomically. */
+static int commit_file(struct files *fs, int which)
+{
+	struct acfile *f = &fs->f[which];
+	char backup[64];
+	int r;
+
+	if (!f->next)
+		return 0;
+	snprintf(backup, sizeof(backup), "%s-", file_names[which]);
+	r = write_as(fs->etc, backup, f->data, &f->st);
+	if (r == 0)
+		r = write_as(fs->etc, file_names[which], f->next, &f->st);
+	return r;
+}
+
+static int commit_all(struct files *fs, char *err, size_t errlen)
+{
+	static const int order[] = { F_GROUP, F_GSHADOW, F_PASSWD, F_SHADOW };
+	int r = 0;
+
+	for (size_t i = 0; i < 4 && r == 0; i++) {
+		r = commit_file(fs, order[i]);
+		if (r)
+			snprintf(err, errlen, "writing %s: %s", file_names[order[i]], strerror(-r));
+	}
+	if (r == 0 && fsync(fs->etc) != 0)
+		r = -errno;
+	return r;
+}
+
+static int lock_files(int etc, int *lockfd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int fd = openat(etc, ".pwd.lock", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	for (int i = 0; i < LOCK_WAIT_S * 20; i++) {
+		if (fcntl(fd, F_SETLK, &fl) == 0) {
+			*lockfd = fd;
+			return 0;
+		}
+		nanosleep(&tick, NULL);
+	}
+	close(fd);
+	return -EBUSY;
+}
+
+static int open_etc(const struct config *cfg)
+{
+	char path[CONFIG_PATH_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s/etc", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "");
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void release(struct files *fs)
+{
+	for (int i = 0; i < F_COUNT; i++) {
+		free(fs->f[i].data);
+		free(fs->f[i].next);
+	}
+	if (fs->etc >= 0)
+		close(fs->etc);
+}
+
+static int update_files(const struct config *cfg, const struct logindefs *ld, struct files *fs,
+			struct account *a, char *err, size_t errlen)
+{
+	int r = 0;
+
+	for (int i = 0; i < F_COUNT && r == 0; i++)
+		r = load(fs, i);
+	if (r) {
+		snprintf(err, errlen, "reading the account files: %s", strerror(-r));
+		return r;
+	}
+	if (find_entry(fs->f[F_PASSWD].data, a->name))
+		r = plan_resume(fs, a, err, errlen);
+	else if (find_entry(fs->f[F_GROUP].data, a->name)) {
+		snprintf(err, errlen, "group %s exists without a user of that name", a->name);
+		r = -EEXIST;
+	} else
+		r = plan_new(cfg, ld, fs, a, err, errlen);
+	if (r == 0)
+		r = plan_shadow(ld, fs, a);
+	if (r == 0)
+		r = commit_all(fs, err, errlen);
+	return r;
+}
+
+int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
+		       char *err, size_t errlen)
+{
+	struct files fs = { .etc = open_etc(cfg) };
+	int lockfd = -1, r;
+
+	if ((size_t)snprintf(a->home, sizeof(a->home), "%s/%s", strcmp(cfg->home_base, "/") ? cfg->home_base : "",
+			     a->name) >= sizeof(a->home)) {
+		snprintf(err, errlen, "home: path too long");
+		release(&fs);
+		return -ENAMETOOLONG;
+	}
+	r = check_fields(cfg, a, err, errlen);
+	if (r == 0 && fs.etc < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
+	}
+	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
+		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
+	if (r == 0)
+		r = update_files(cfg, ld, &fs, a, err, errlen);
+	if (lockfd >= 0)
+		close(lockfd);
+	release(&fs);
+	if (r == 0)
+		r = home_create(cfg, a->name, a->uid, a->gid, err, errlen);
+	return r;
+}
+
+static bool in_file(const struct config *cfg, const char *file, const char *name)
+{
+	char path[CONFIG_PATH_MAX + 16];
+	struct acfile f = { .data = NULL };
+	int fd;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/etc/%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", file);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && read_all(fd, &f) == 0)
+		found = find_entry(f.data, name) != NULL;
+	if (fd >= 0)
+		close(fd);
+	free(f.data);
+	return found;
+}
+
+bool accounts_name_taken(const struct config *cfg, const char *name)
+{
+	return getpwnam(name) || getgrnam(name) || in_file(cfg, "passwd", name) || in_file(cfg, "group", name);
 }

@@ -1,17 +1,39 @@
 /*
- * accounts.h: the local account files and home directories. The dialogue
- * reaches provisioning through this one call.
+ * accounts.h: the local account files (passwd, shadow, group, gshadow) and
+ * the home directory of a new account, under sysroot.
  */
 #ifndef ACTIVATE_ACCOUNTS_H
 #define ACTIVATE_ACCOUNTS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
 #include "config.h"
-#include "person.h"
+#include "logindefs.h"
+
+struct account {
+	const char *name;	/* checked with username_valid */
+	const char *gecos;	/* the person's name; ':' ',' and controls are refused */
+	const char *hash;	/* crypt(3) hash for shadow */
+	uid_t uid;		/* out */
+	gid_t gid;		/* out */
+	char home[4096];	/* out: as written in passwd */
+};
 
 /*
- * Create the account of an eligible, verified person. -ENOSYS while
- * provisioning is not built in (the provisioning issue fills it in).
+ * Create the account: under the password-file lock, a user-private group,
+ * the passwd and shadow entries, gshadow where present, membership of the
+ * configured groups, each file replaced atomically with a backup NAME-;
+ * then the home directory from skel. If the name is already in passwd (an
+ * activation interrupted after the files changed) the entries are kept,
+ * the shadow hash is replaced, and the home is completed. err says why on
+ * failure; on failure before the rename of a file nothing of it changed.
  */
-int accounts_provision(const struct config *cfg, struct person *p);
+int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
+		       char *err, size_t errlen);
+
+/* True if name is a user or group in sysroot's files or known to NSS. */
+bool accounts_name_taken(const struct config *cfg, const char *name);
 
 #endif

@@ -3,7 +3,7 @@
  * them as one (the answer never says which was wrong, and an unknown ID
  * number costs the same hash as a known one), count failures per person,
  * per remote host and per dialogue, then explain whatever prerequisite is
- * missing, and hand an eligible person to the accounts layer.
+ * missing, and hand an eligible person to provisioning (provision.c).
  *
  * Every failure is written to the database before the person hears of it,
  * so a caller that kills the dialogue at any point gains no free tries.
@@ -15,10 +15,10 @@
 
 #include <sodium.h>
 
-#include "accounts.h"
 #include "audit.h"
 #include "dialogue.h"
 #include "i18n.h"
+#include "provision.h"
 #include "secret.h"
 #include "slot.h"
 #include "text.h"
@@ -274,7 +274,6 @@ static enum dialogue_outcome eligible(struct dialogue *d, struct person *p)
 {
 	unsigned m = person_problems(p, d->cfg, time(NULL)) & ~(unsigned)PERSON_LOCKED;
 	char tags[160];
-	int r;
 
 	if (m) {
 		problem_tags(m, tags, sizeof(tags));
@@ -282,21 +281,7 @@ static enum dialogue_outcome eligible(struct dialogue *d, struct person *p)
 		explain(d, p, m);
 		return DIALOGUE_DENIED;
 	}
-	r = accounts_provision(d->cfg, p);
-	if (r == -ENOSYS) {
-		audit(d, LOG_NOTICE, "eligible", p, "provisioning not available");
-		conv_error(d->conv, _("Your details are verified, but accounts cannot be created on "
-				      "this machine yet."));
-		support(d);
-		return DIALOGUE_DENIED;
-	}
-	if (r) {
-		audit(d, LOG_ERR, "provision", p, "failed");
-		return DIALOGUE_UNAVAILABLE;
-	}
-	snprintf(d->username, sizeof(d->username), "%s", p->username);
-	audit(d, LOG_NOTICE, "activated", p, "ok");
-	return DIALOGUE_ACTIVATED;
+	return provision_run(d, p);
 }
 
 static enum dialogue_outcome unavailable(struct dialogue *d)

@@ -3,7 +3,7 @@
  * machine, so for any user but the trigger it returns PAM_IGNORE before it
  * opens a file, links nothing but libpam and libc, and imports as few
  * symbols as it can (libpam resolves them all at every load). For the
- * trigger user it loads pam_activate_relay.so (spawn.c), which starts
+ * trigger user it loads pam_activate_relay.so (launcher.c), which starts
  * activate-helper and relays the dialogue.
  *
  * The trigger user comes from the module arguments (trigger_user=NAME) or
@@ -17,7 +17,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-#include "spawn.h"
+#include "launcher.h"
 
 #define PAM_EXPORT __attribute__((visibility("default")))
 #define DEFAULT_TRIGGER "activate"
@@ -69,7 +69,7 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 {
 	const char *path;
 	void *relay;
-	spawn_run_fn *run;
+	launcher_fn *run;
 	int rc;
 
 	(void)flags;
@@ -77,7 +77,7 @@ PAM_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		return PAM_IGNORE;
 	path = arg_after(argc, argv, "relay=", ACTIVATE_RELAY);
 	relay = path[0] == '/' ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
-	run = relay ? (spawn_run_fn *)dlsym(relay, SPAWN_RUN_SYMBOL) : NULL;
+	run = relay ? (launcher_fn *)dlsym(relay, LAUNCHER_SYMBOL) : NULL;
 	if (!run) {
 		pam_syslog(pamh, LOG_ERR, "cannot load %s: %s; denying", path, relay ? dlerror() : "not found");
 		if (relay)

@@ -26,7 +26,7 @@ enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
 	ST_SET_PIN, ST_UNLOCK, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
-	ST_AUDIT_LAST, ST_AUDIT_INSERT,
+	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_RESERVE, ST_ACTIVATE,
 	ST_COUNT
 };
 
@@ -62,6 +62,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, person, username, service, rhost, tty, "
 		"result, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_RESERVE] = "UPDATE person SET username = ?2, state = 1, terms_accepted = ?3, "
+		"terms_hash = ?4, updated = ?5 WHERE rowid = ?1 AND state IN (0, 1)",
+	[ST_ACTIVATE] = "UPDATE person SET state = 2, uid = ?2, pin_spent = ?3, failures = 0, "
+		"updated = ?3 WHERE rowid = ?1 AND state = 1",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -600,4 +604,26 @@ int store_audit_insert(struct store *st, const struct store_audit *a, const unsi
 	sqlite3_bind_text(s, 8, a->result, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(s, 9, hash, 32, SQLITE_TRANSIENT);
 	return step_done(s);
+}
+
+int store_person_reserve(struct store *st, const struct person *p)
+{
+	sqlite3_stmt *s = st->stmt[ST_RESERVE];
+
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, p->terms_accepted);
+	bind_text_or_null(s, 4, p->terms_hash);
+	sqlite3_bind_int64(s, 5, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_person_activate(struct store *st, int64_t rowid, int64_t uid)
+{
+	sqlite3_stmt *s = st->stmt[ST_ACTIVATE];
+
+	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 3, time(NULL));
+	return changed_one(st, step_done(s));
 }

@@ -56,6 +56,16 @@ int store_person_unlock(struct store *st, int64_t rowid);
 /* The failure counters and lock of a person, as the dialogue decided them. */
 int store_person_set_failures(struct store *st, const struct person *p);
 
+/*
+ * Reserve p->username and move p to provisioning (from pending or
+ * provisioning), recording the terms accepted. -EEXIST if the username went
+ * to someone else meanwhile; -ENOENT if p is no longer pending/provisioning.
+ */
+int store_person_reserve(struct store *st, const struct person *p);
+
+/* provisioning -> active with uid; the PIN is spent. -ENOENT if not provisioning. */
+int store_person_activate(struct store *st, int64_t rowid, int64_t uid);
+
 /* Failures from rhost at or after since; and one more at "at". */
 int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count);
 int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before);

@@ -26,6 +26,7 @@
 #include <libpamtest.h>
 #include <security/pam_appl.h>
 #include <sqlite3.h>
+#include <crypt.h>
 
 #include "config.h"
 #include "import.h"
@@ -45,6 +46,8 @@ struct script {
 	char log[32768];
 };
 
+static bool wait_helper_gone(void);
+
 static char sandbox[PATH_MAX], svcdir[PATH_MAX], conf[PATH_MAX], dbpath[PATH_MAX];
 static char builddir[PATH_MAX];
 
@@ -58,7 +61,10 @@ static const char roster_csv[] =
 	"1004,5004,Kari,Lie,student,,2026-08-14,44444444,\n"
 	"1005,5005,Nils,Berg,student,Maths,2026-08-14,55555555,\n"
 	"1006,5006,Siri,Dahl,student,Maths,2026-08-14,66666666,sdahl\n"
-	"1007,5007,Marte,Lund,student,Maths,2026-08-14,77777777,\n";
+	"1007,5007,Marte,Lund,student,Maths,2026-08-14,77777777,\n"
+	"1008,5008,Øystein,Ærø,student,Maths,2026-08-14,88888888,\n";
+
+#define CROWD 32	/* people 2001.. with student numbers 6001.. and PINs 900000NN */
 
 static void sql(const char *stmt)
 {
@@ -115,15 +121,79 @@ static void import_people(void)
 	tu_path(path, sizeof(path), sandbox, "pepper");
 	assert_int_equal(secret_load_pepper(path, pepper, err, sizeof(err)), 0);
 	assert_int_equal(store_open(dbpath, STORE_CREATE, &st, err, sizeof(err)), 0);
-	f = fmemopen((void *)roster_csv, sizeof(roster_csv) - 1, "r");
-	if (roster_read(f, "roster", ',', &cfg, &r, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
-	fclose(f);
+	{
+		char *text = NULL;
+		size_t len = 0;
+
+		f = open_memstream(&text, &len);
+		fputs(roster_csv, f);
+		for (int i = 1; i <= CROWD; i++)
+			fprintf(f, "%d,%d,Crowd,Member%c%c,student,Maths,2026-08-14,900000%02d,\n", 2000 + i,
+				6000 + i, 'a' + i / 26, 'a' + i % 26, i);
+		fclose(f);
+		f = fmemopen(text, len, "r");
+		if (roster_read(f, "roster", ',', &cfg, &r, err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+		fclose(f);
+		free(text);
+	}
 	if (import_roster(st, &cfg, pepper, &r, "roster", &opts, &rep, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	roster_free(&r);
 	store_close(st);
 	secret_free(pepper);
+}
+
+static void put(const char *rel, const char *text, mode_t mode)
+{
+	char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/root/%s", sandbox, rel);
+	tu_write_file(path, text, strlen(text), mode);
+}
+
+static void mkdir_root(const char *rel, mode_t mode)
+{
+	char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/root/%s", sandbox, rel);
+	if (mkdir(path, mode) != 0 && errno != EEXIST)
+		fail_msg("mkdir %s: %s", path, strerror(errno));
+}
+
+/*
+ * A small system to provision into: account files, login.defs, skel, homes.
+ * Ids from 70000: ids the host's NSS knows are skipped, and hosts rarely
+ * use these.
+ */
+static void make_sysroot(void)
+{
+	char cmd[PATH_MAX * 2];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/root", sandbox);
+	assert_int_equal(system(cmd), 0);
+	mkdir_root("", 0755);
+	mkdir_root("etc", 0755);
+	mkdir_root("etc/skel", 0755);
+	mkdir_root("home", 0755);
+	mkdir_root("root", 0700);
+	mkdir_root("bin", 0755);
+	mkdir_root("usr", 0755);
+	mkdir_root("usr/sbin", 0755);
+	put("bin/bash", "", 0755);
+	put("usr/sbin/nologin", "", 0755);
+	put("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"
+	    "activate:x:999:999:Account activation:/:/usr/sbin/nologin\n"
+	    "+@netgroup::::::\n", 0644);
+	put("etc/shadow", "root:*:19000:0:99999:7:::\nactivate:!:19000::::::\n", 0640);
+	put("etc/group", "root:x:0:\nactivate:x:999:\nusers:x:100:\nstudents:x:500:\n", 0644);
+	put("etc/gshadow", "root:*::\nactivate:!::\nusers:*::\nstudents:!::\n", 0640);
+	put("etc/login.defs", "UID_MIN 70000\nUID_MAX 79999\nGID_MIN 70000\nGID_MAX 79999\n"
+	    "PASS_MAX_DAYS 99999\nPASS_MIN_DAYS 0\nPASS_WARN_AGE 7\nENCRYPT_METHOD YESCRYPT\n"
+	    "YESCRYPT_COST_FACTOR 3\n", 0644);
+	put("etc/skel/.profile", "# ~/.profile\n", 0644);
+	mkdir_root("etc/skel/.config", 0755);
+	put("etc/skel/.config/app.conf", "x=1\n", 0600);
 }
 
 /* A fresh database and the default test configuration before every test. */
@@ -142,6 +212,7 @@ static int reset(void **state)
 	sql("UPDATE person SET state = 2, pin_spent = 1 WHERE id_number = '1006'");
 	sql("UPDATE person SET pin_expires = 1000 WHERE id_number = '1007'");
 	write_conf(NULL);
+	make_sysroot();
 	return 0;
 }
 
@@ -206,6 +277,30 @@ static int script_conv(int n, const struct pam_message **msg, struct pam_respons
 	return PAM_SUCCESS;
 }
 
+/* For forked children: no cmocka assert may unwind into a copy of the test runner. */
+static int try_authenticate(const char *service, const char *user, struct script *s)
+{
+	struct pam_conv conv = { script_conv, s };
+	pam_handle_t *ph = NULL;
+	int rc;
+
+	if (pam_start(service, user, &conv, &ph) != PAM_SUCCESS)
+		return -1;
+	rc = pam_authenticate(ph, 0);
+	pam_end(ph, rc);
+	return rc;
+}
+
+/* Each forked child its own pam_wrapper directory: they are named with one letter. */
+static void own_wrapper_dir(void)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/pw-%d", sandbox, (int)getpid());
+	if (mkdir(dir, 0700) == 0)
+		setenv("PAM_WRAPPER_RUNTIME_DIR", dir, 1);
+}
+
 static int authenticate(const char *service, const char *user, const char *rhost, struct script *s)
 {
 	struct pam_conv conv = { script_conv, s };
@@ -249,14 +344,15 @@ static void test_correct_details_reach_provisioning(void **state)
 	struct script s = SCRIPT("1001", "5001", "11111111");
 
 	(void)state;
-	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_CONV_ERR);
 	expect_log(&s, "[info] Account activation.");
 	expect_log(&s, "[prompt] ID number: ");
 	expect_log(&s, "[prompt] Student number: ");
 	expect_log(&s, "[secret] PIN code: ");
-	expect_log(&s, "Your details are verified");
+	expect_log(&s, "Your username will be olanordm.");
 	assert_int_equal(failures("1001"), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'eligible'"), 1);
+	/* the script ran out at the password: the name stays reserved, the PIN unspent */
+	assert_int_equal(sql_int("SELECT state * 10 + pin_spent FROM person WHERE id_number = '1001'"), 10);
 }
 
 static void test_each_wrong_detail_alone(void **state)
@@ -291,7 +387,7 @@ static void test_prerequisites(void **state)
 	static const struct {
 		const char *id, *student, *pin, *needle;
 	} cases[] = {
-		{ "1002", "5002", "22222222", "Your details are verified" },	/* exchange: exempt */
+		{ "1002", "5002", "22222222", "Your username will be" },	/* exchange: exempt */
 		{ "1003", "5003", "33333333", "semester fee is not registered" },
 		{ "1004", "5004", "44444444", "not connected to a programme" },
 		{ "1005", "5005", "55555555", "has been closed" },
@@ -303,7 +399,7 @@ static void test_prerequisites(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct script s = SCRIPT(cases[i].id, cases[i].student, cases[i].pin);
 
-		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+		assert_int_equal(authenticate("activate", "activate", NULL, &s), i ? PAM_AUTH_ERR : PAM_CONV_ERR);
 		expect_log(&s, cases[i].needle);
 		if (i > 0)
 			expect_log(&s, "Contact the IT help desk");
@@ -327,7 +423,7 @@ static void test_lock_after_max_attempts_and_doubling(void **state)
 	/* locked: even the right PIN is not verified */
 	assert_int_equal(authenticate("activate", "activate", NULL, &ok), PAM_AUTH_ERR);
 	expect_log(&ok, "Too many failed attempts. Try again after");
-	expect_no_log(&ok, "verified");
+	expect_no_log(&ok, "username will be");
 	/* the lock runs out; two more failures lock for twice as long */
 	sql("UPDATE person SET locked_until = 1 WHERE id_number = '1001'");
 	for (int i = 0; i < 2; i++) {
@@ -349,8 +445,8 @@ static void test_unlock_with_activatectl(void **state)
 	    "WHERE id_number = '1001'");
 	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s unlock 5001 >/dev/null", builddir, conf);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(authenticate("activate", "activate", NULL, &ok), PAM_AUTH_ERR);
-	expect_log(&ok, "Your details are verified");
+	assert_int_equal(authenticate("activate", "activate", NULL, &ok), PAM_CONV_ERR);
+	expect_log(&ok, "Your username will be");
 }
 
 static void test_throttle_by_rhost(void **state)
@@ -372,8 +468,8 @@ static void test_throttle_by_rhost(void **state)
 	{	/* another host is not held back */
 		struct script s = SCRIPT("1001", "5001", "11111111");
 
-		assert_int_equal(authenticate("activate", "activate", "198.51.100.8", &s), PAM_AUTH_ERR);
-		expect_log(&s, "Your details are verified");
+		assert_int_equal(authenticate("activate", "activate", "198.51.100.8", &s), PAM_CONV_ERR);
+		expect_log(&s, "Your username will be");
 	}
 }
 
@@ -403,7 +499,7 @@ static void test_pin_spent_after_max_total_failures(void **state)
 	}
 	assert_int_equal(authenticate("activate", "activate", NULL, &ok), PAM_AUTH_ERR);
 	expect_log(&ok, "can no longer be used");
-	expect_no_log(&ok, "verified");
+	expect_no_log(&ok, "username will be");
 }
 
 /* Bad replies get a clear message, count as a try, and touch nobody's record. */
@@ -422,7 +518,7 @@ static void test_bad_replies(void **state)
 		expect_log(&s, strcmp(bad[i], R_BIG) ? "type digits 0-9 only" : "too long");
 	}
 	assert_int_equal(sql_int("SELECT sum(failures + total_failures) FROM person"), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM person"), 7);
+	assert_int_equal(sql_int("SELECT count(*) FROM person"), 8 + CROWD);
 }
 
 static void test_reply_with_nul_is_cut_there(void **state)
@@ -431,8 +527,8 @@ static void test_reply_with_nul_is_cut_there(void **state)
 	struct script s = SCRIPT("1001\0junk", "5001", "11111111");
 
 	(void)state;
-	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
-	expect_log(&s, "Your details are verified");
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_CONV_ERR);
+	expect_log(&s, "Your username will be");
 }
 
 static void test_conversation_failures_count_nothing(void **state)
@@ -446,6 +542,370 @@ static void test_conversation_failures_count_nothing(void **state)
 		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_CONV_ERR);
 	}
 	assert_int_equal(failures("1001"), 0);
+}
+
+
+/* --- provisioning ------------------------------------------------------------ */
+
+static char *slurp(const char *rel)
+{
+	char path[PATH_MAX * 2], *buf = NULL;
+	size_t len = 0;
+	FILE *f, *m = open_memstream(&buf, &len);
+	int c;
+
+	snprintf(path, sizeof(path), "%s/root/%s", sandbox, rel);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+static int count_lines_with(const char *rel, const char *needle)
+{
+	char *text = slurp(rel), *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+static void expect_file_has(const char *rel, const char *needle)
+{
+	char *text = slurp(rel);
+
+	if (!strstr(text, needle))
+		fail_msg("%s lacks '%s':\n%s", rel, needle, text);
+	free(text);
+}
+
+/* pwck and grpck on the sysroot, read-only; complaints about the copied system users filtered. */
+static void expect_pwck_clean(void)
+{
+	char cmd[PATH_MAX * 4], *out;
+
+	snprintf(cmd, sizeof(cmd), "(pwck -r -R %s/root; grpck -r -R %s/root) >%s/pwck.out 2>&1; "
+		 "grep -v -e '^pwck: no changes' -e '^grpck: no changes' -e '+@netgroup' "
+		 "-e '^invalid password file entry' %s/pwck.out | grep . >/dev/null && exit 1; exit 0",
+		 sandbox, sandbox, sandbox, sandbox);
+	if (system(cmd) != 0) {
+		out = slurp("../pwck.out");
+		fail_msg("pwck/grpck complained:\n%s", out);
+	}
+}
+
+#define ACTIVATE(id, student, pin, ...) SCRIPT(id, student, pin, __VA_ARGS__)
+
+static void test_full_activation(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "olanordm");
+	struct script again = SCRIPT("1001", "5001", "11111111");
+	struct stat st;
+	char path[PATH_MAX * 2];
+
+	(void)state;
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);	/* on_success=deny */
+	expect_log(&s, "Choose a password. Suggestions:\n  1  ");
+	expect_log(&s, "Your account is ready.\nUsername: olanordm");
+	expect_log(&s, "[prompt] Your username is olanordm. Type it");
+	expect_file_has("etc/passwd", "olanordm:x:70000:70000:Ola Nordmann:/home/olanordm:/bin/bash\n");
+	expect_file_has("etc/passwd", "+@netgroup::::::\n");	/* other lines byte for byte */
+	expect_file_has("etc/group", "olanordm:x:70000:\n");
+	expect_file_has("etc/gshadow", "olanordm:!::\n");
+	expect_file_has("etc/shadow", "olanordm:$y$");
+	expect_file_has("etc/passwd-", "root:x:0:0:root:/root:/bin/bash\n");
+	expect_file_has("home/olanordm/.profile", "# ~/.profile\n");
+	expect_file_has("home/olanordm/.config/app.conf", "x=1\n");
+	snprintf(path, sizeof(path), "%s/root/home/olanordm", sandbox);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 70000);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	snprintf(path, sizeof(path), "%s/root/etc/shadow", sandbox);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);	/* the original's mode */
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);
+	assert_true(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") > 0);
+	assert_int_equal(sql_int("SELECT uid FROM person WHERE id_number = '1001'"), 70000);
+	expect_pwck_clean();
+	/* the PIN is spent: a second time says the account is active, with its name */
+	assert_int_equal(authenticate("activate", "activate", NULL, &again), PAM_AUTH_ERR);
+	expect_log(&again, "already active, with the username olanordm");
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
+}
+
+static void test_own_password_policy(void **state)
+{
+	struct script s = ACTIVATE("1008", "5008", "88888888", "abc", "Tr0ika-Vesle-Maane",
+				   "Tr0ika-Vesle-Mane", "Tr0ika-Vesle-Maane", "Tr0ika-Vesle-Maane", "x");
+	char *shadow, *hash, *end;
+	struct crypt_data cd;
+
+	(void)state;
+	write_conf("password_allowed_chars = -_.\n");
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "That password cannot be used:");
+	expect_log(&s, "The two passwords differ.");
+	expect_log(&s, "Username: oystaero");	/* Øystein Ærø, folded and cut */
+	shadow = slurp("etc/shadow");
+	hash = strstr(shadow, "oystaero:") + strlen("oystaero:");
+	end = strchr(hash, ':');
+	*end = '\0';
+	memset(&cd, 0, sizeof(cd));
+	assert_string_equal(crypt_r("Tr0ika-Vesle-Maane", hash, &cd), hash);
+	free(shadow);
+}
+
+static void test_on_success_login(void **state)
+{
+	struct script s = ACTIVATE("1002", "5002", "22222222", "2", "x");
+	struct pam_conv conv = { script_conv, &s };
+	pam_handle_t *ph = NULL;
+	const void *user = NULL;
+
+	(void)state;
+	write_conf("on_success = login\n");
+	assert_int_equal(pam_start("activate", "activate", &conv, &ph), PAM_SUCCESS);
+	assert_int_equal(pam_authenticate(ph, 0), PAM_SUCCESS);
+	assert_int_equal(pam_get_item(ph, PAM_USER, &user), PAM_SUCCESS);
+	assert_string_equal(user, "aasaodeg");	/* Åsa Ødegård */
+	assert_int_equal(pam_acct_mgmt(ph, 0), PAM_SUCCESS);	/* pam_activate ignores the new user */
+	pam_end(ph, PAM_SUCCESS);
+}
+
+static void test_username_collision_and_reserved(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+
+	(void)state;
+	put("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nolanordm:x:1500:1500::/home/o:/bin/bash\n", 0644);
+	put("etc/group", "root:x:0:\nolanordm:x:1500:\n", 0644);
+	put("etc/reserved", "olanord2\n", 0644);
+	{
+		char extra[PATH_MAX + 64];
+
+		snprintf(extra, sizeof(extra), "reserved_usernames = %s/root/etc/reserved\n", sandbox);
+		write_conf(extra);
+	}
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Username: olanord3");
+	expect_file_has("etc/passwd", "olanord3:x:70000:70000:");
+}
+
+static void test_terms_of_use(void **state)
+{
+	struct script no = ACTIVATE("1001", "5001", "11111111", "no");
+	struct script yes = ACTIVATE("1001", "5001", "11111111", "yes", "1", "x");
+	char extra[PATH_MAX + 64];
+
+	(void)state;
+	put("etc/terms.txt", "Use the machines for your studies. https://example.edu/rules\n", 0644);
+	snprintf(extra, sizeof(extra), "terms_file = %s/root/etc/terms.txt\n", sandbox);
+	write_conf(extra);
+	assert_int_equal(authenticate("activate", "activate", NULL, &no), PAM_AUTH_ERR);
+	expect_log(&no, "did not accept the terms");
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 0);
+	assert_int_equal(count_lines_with("etc/passwd", "olanordm"), 0);
+	assert_int_equal(authenticate("activate", "activate", NULL, &yes), PAM_AUTH_ERR);
+	expect_log(&yes, "Your account is ready.");
+	assert_true(sql_int("SELECT terms_accepted FROM person WHERE id_number = '1001'") > 0);
+	assert_int_equal(sql_int("SELECT length(terms_hash) FROM person WHERE id_number = '1001'"), 64);
+}
+
+static void test_skel_links_fifos_and_hard_links(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char path[PATH_MAX * 2], target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/root/etc/skel/secrets", sandbox);
+	assert_int_equal(symlink("/etc/shadow", path), 0);
+	snprintf(path, sizeof(path), "%s/root/etc/skel/pipe", sandbox);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/root/etc/skel/.profile", sandbox);
+	snprintf(target, sizeof(target), "%s/root/etc/skel/.profile-hardlink", sandbox);
+	assert_int_equal(link(path, target), 0);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	snprintf(path, sizeof(path), "%s/root/home/olanordm/secrets", sandbox);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));		/* the link itself, not the file */
+	assert_int_equal(st.st_uid, 70000);
+	n = readlink(path, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, "/etc/shadow");
+	snprintf(path, sizeof(path), "%s/root/home/olanordm/pipe", sandbox);
+	assert_int_equal(lstat(path, &st), -1);	/* special files are skipped */
+	snprintf(path, sizeof(path), "%s/root/home/olanordm/.profile-hardlink", sandbox);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_nlink, 1);		/* a copy of its own */
+	assert_int_equal(st.st_uid, 70000);
+}
+
+static void test_uid_range_exhausted(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char *before, *after;
+
+	(void)state;
+	put("etc/login.defs", "UID_MIN 70000\nUID_MAX 70001\nGID_MIN 70000\nGID_MAX 70001\n", 0644);
+	put("etc/passwd", "root:x:0:0:root:/root:/bin/bash\na:x:70000:70000::/:/bin/sh\nb:x:70001:70001::/:/bin/sh\n", 0644);
+	before = slurp("etc/passwd");
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTHINFO_UNAVAIL);
+	expect_log(&s, "could not be created");
+	after = slurp("etc/passwd");
+	assert_string_equal(before, after);
+	assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'"), 0);
+	free(before);
+	free(after);
+}
+
+static void test_interrupted_then_finished(void **state)
+{
+	struct script done = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	pid_t pid = fork();
+	int status;
+
+	(void)state;
+	if (pid == 0) {	/* the caller dies at the password prompt, after the name is reserved */
+		struct script s = SCRIPT("1001", "5001", "11111111", R_DIE);
+
+		own_wrapper_dir();
+		try_authenticate("activate", "activate", &s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(wait_helper_gone());
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 1);
+	assert_int_equal(authenticate("activate", "activate", NULL, &done), PAM_AUTH_ERR);
+	expect_log(&done, "Username: olanordm");
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);
+}
+
+static void test_hook_gets_a_clean_environment(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char hook[PATH_MAX + 16], text[PATH_MAX * 2 + 64], extra[PATH_MAX + 16];
+	char *out;
+
+	(void)state;
+	snprintf(hook, sizeof(hook), "%s/hook.sh", sandbox);
+	snprintf(text, sizeof(text), "#!/bin/sh\nenv > %s/hook.out\n", sandbox);
+	tu_write_file(hook, text, strlen(text), 0700);
+	snprintf(extra, sizeof(extra), "hook = %s\n", hook);
+	write_conf(extra);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	snprintf(text, sizeof(text), "../hook.out");
+	out = slurp(text);
+	assert_non_null(strstr(out, "ACTIVATE_USERNAME=olanordm\n"));
+	assert_non_null(strstr(out, "ACTIVATE_UID=70000\n"));
+	assert_non_null(strstr(out, "ACTIVATE_HOME=/home/olanordm\n"));
+	assert_non_null(strstr(out, "ACTIVATE_ID_NUMBER=1001\n"));
+	assert_null(strstr(out, "11111111"));
+	assert_null(strstr(out, "LD_PRELOAD"));
+	free(out);
+}
+
+/* Killed at each step of provisioning (a fault point of the test helper), then done again. */
+static void test_killed_at_each_step_then_retried(void **state)
+{
+	static const char *const steps[] = { "reserved", "before-files", "after-files" };
+	char path[PATH_MAX * 2];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/run/fault", sandbox);
+	for (size_t i = 0; i < 3; i++) {
+		char id[8], student[8], pin[16], name[16];
+
+		reset(NULL);
+		tu_write_file(path, steps[i], strlen(steps[i]), 0600);
+		snprintf(id, sizeof(id), "%d", 2001);
+		snprintf(student, sizeof(student), "%d", 6001);
+		snprintf(pin, sizeof(pin), "90000001");
+		{
+			struct script s = ACTIVATE(id, student, pin, "1", "x");
+
+			assert_int_equal(authenticate("activate-faults", "activate", NULL, &s), PAM_AUTH_ERR);
+			expect_no_log(&s, "Your account is ready");
+		}
+		assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '2001'"), 0);
+		unlink(path);
+		{
+			struct script s = ACTIVATE(id, student, pin, "1", "x");
+
+			assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+			expect_log(&s, "Your account is ready");
+		}
+		snprintf(name, sizeof(name), "Crowd Memberab");
+		assert_int_equal(count_lines_with("etc/passwd", name), 1);
+		assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '2001'"), 2);
+		expect_pwck_clean();
+	}
+}
+
+/* Separate processes through pam_wrapper, all at once. */
+static void run_crowd(int n, bool same_person)
+{
+	pid_t pids[64];
+
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char id[16], student[16], pin[16];
+			int k = same_person ? 1 : i + 1;
+
+			snprintf(id, sizeof(id), "%d", 2000 + k);
+			snprintf(student, sizeof(student), "%d", 6000 + k);
+			snprintf(pin, sizeof(pin), "900000%02d", k);
+			{
+				struct script s = ACTIVATE(id, student, pin, "1", "x");
+
+				own_wrapper_dir();
+				_exit(try_authenticate("activate", "activate", &s) == PAM_AUTH_ERR &&
+				      strstr(s.log, "Your account is ready") ? 0 : 1);
+			}
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if (!same_person && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			fail_msg("activation %d of %d failed", i + 1, n);
+	}
+}
+
+static void test_32_at_once(void **state)
+{
+	char q[64];
+
+	(void)state;
+	write_conf("max_concurrent_hashes = 2\n");
+	run_crowd(CROWD, false);
+	assert_int_equal(count_lines_with("etc/passwd", ":Crowd Member"), CROWD);
+	assert_int_equal(sql_int("SELECT count(DISTINCT uid) FROM person WHERE state = 2"), CROWD);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM person WHERE state = 2 AND uid >= 70000");
+	assert_int_equal(sql_int(q), CROWD);
+	expect_pwck_clean();
+}
+
+static void test_8_at_once_same_person(void **state)
+{
+	(void)state;
+	run_crowd(8, true);
+	assert_int_equal(count_lines_with("etc/passwd", "Crowd Memberab"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM person WHERE state = 2 AND id_number > '2'"), 1);
+	expect_pwck_clean();
 }
 
 /* --- ordinary users --------------------------------------------------------- */
@@ -582,7 +1042,8 @@ static void test_application_killed_mid_dialogue(void **state)
 
 			for (size_t j = 0; scripts[i][j]; j++)
 				s.replies[j] = scripts[i][j];
-			authenticate("activate", "activate", NULL, &s);
+			own_wrapper_dir();
+			try_authenticate("activate", "activate", &s);
 			_exit(0);
 		}
 		assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -604,6 +1065,7 @@ static void test_not_root_fails_closed(void **state)
 	(void)state;
 	pid = fork();
 	if (pid == 0) {
+		unsetenv("PAM_WRAPPER_RUNTIME_DIR");	/* nobody cannot write in the sandbox */
 		if (setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(90);
 		execl("/proc/self/exe", "test_module", "--as-nobody", (char *)NULL);
@@ -653,8 +1115,13 @@ static void write_services(void)
 	snprintf(matrix, sizeof(matrix), "%s/pam_matrix.so", PAM_WRAPPER_MODULES);
 	snprintf(text, sizeof(text),
 		 "auth [success=done ignore=ignore default=die] %s config=%s helper=%s fail_delay=0\n"
-		 "account [success=ok ignore=ignore default=die] %s\n", so, conf, helper, so);
+		 "account [success=ok ignore=ignore default=die] %s\naccount required pam_permit.so\n",
+		 so, conf, helper, so);
 	write_service("activate", text);
+	snprintf(text, sizeof(text),
+		 "auth [success=done ignore=ignore default=die] %s config=%s "
+		 "helper=%s/tests/module/activate-helper-faults fail_delay=0\n", so, conf, builddir);
+	write_service("activate-faults", text);
 	write_service("other", "auth required pam_deny.so\naccount required pam_deny.so\n");
 	for (int i = 0; i < 3; i++) {
 		static const char *const names[] = { "chain", "chain-broken", "chain-nodb" };
@@ -724,6 +1191,18 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_helper_faults_deny, reset),
 		cmocka_unit_test_setup(test_application_killed_mid_dialogue, reset),
 		cmocka_unit_test_setup(test_not_root_fails_closed, reset),
+		cmocka_unit_test_setup(test_full_activation, reset),
+		cmocka_unit_test_setup(test_own_password_policy, reset),
+		cmocka_unit_test_setup(test_on_success_login, reset),
+		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
+		cmocka_unit_test_setup(test_terms_of_use, reset),
+		cmocka_unit_test_setup(test_skel_links_fifos_and_hard_links, reset),
+		cmocka_unit_test_setup(test_uid_range_exhausted, reset),
+		cmocka_unit_test_setup(test_interrupted_then_finished, reset),
+		cmocka_unit_test_setup(test_killed_at_each_step_then_retried, reset),
+		cmocka_unit_test_setup(test_hook_gets_a_clean_environment, reset),
+		cmocka_unit_test_setup(test_32_at_once, reset),
+		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
@@ -747,6 +1226,7 @@ int main(int argc, char **argv)
 		setenv("LD_PRELOAD", PAM_WRAPPER_LIB, 1);
 		setenv("PAM_WRAPPER", "1", 1);
 		setenv("PAM_WRAPPER_SERVICE_DIR", svcdir, 1);
+		setenv("PAM_WRAPPER_RUNTIME_DIR", sandbox, 1);	/* nothing left in /tmp */
 		/* pam_wrapper 1.1.4 reads the uid_wrapper spelling of this one */
 		setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
 		setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);

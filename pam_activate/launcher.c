@@ -1,5 +1,5 @@
 /*
- * spawn.c: the activation side of pam_activate, in its own shared object
+ * launcher.c: the activation side of pam_activate, in its own shared object
  * (pam_activate_relay.so) that pam_activate.so loads only for the trigger
  * user. libpam opens modules with RTLD_NOW, so every libc function a module
  * imports is looked up at every login of every user; keeping the spawning
@@ -29,7 +29,7 @@
 #include <security/pam_modules.h>
 
 #include "relay.h"
-#include "spawn.h"
+#include "launcher.h"
 
 #ifndef ACTIVATE_HELPER
 #define ACTIVATE_HELPER "/usr/libexec/pam_activate/activate-helper"
