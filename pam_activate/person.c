@@ -21,8 +21,8 @@ static const struct {
 	{ "locked", "locked after too many failed attempts: activatectl unlock, or wait" },
 	{ "no-programme", "not connected to a programme of study" },
 	{ "fee-missing", "semester fee not registered (payment can take up to three business days to register)" },
-	{ "revoked", "the account is revoked: activatectl restore" },
-	{ "active", "already activated: a forgotten password needs a new PIN (activatectl reset)" },
+	{ "revoked", "the account is revoked" },
+	{ "active", "already activated: a forgotten password needs a new PIN" },
 };
 
 static unsigned pin_problems(const struct person *p, const struct config *cfg, time_t now)
