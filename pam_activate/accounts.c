@@ -348,17 +348,24 @@ static int write_as(int etc, const char *name, const char *data, const struct st
 	return r;
 }
 
-/* NAME- first (the old contents), then NAME, each atomically. */
+/*
+ * The old file becomes NAME- by a hard link (its inode is left alone when
+ * the new file is renamed over NAME), which costs no write and no fsync;
+ * a copy where the filesystem has no hard links. Then NAME, atomically.
+ */
 static int commit_file(struct files *fs, int which)
 {
 	struct acfile *f = &fs->f[which];
 	char backup[64];
-	int r;
+	int r = 0;
 
 	if (!f->next)
 		return 0;
 	snprintf(backup, sizeof(backup), "%s-", file_names[which]);
-	r = write_as(fs->etc, backup, f->data, &f->st);
+	if (unlinkat(fs->etc, backup, 0) != 0 && errno != ENOENT)
+		r = -errno;
+	if (r == 0 && linkat(fs->etc, file_names[which], fs->etc, backup, 0) != 0)
+		r = write_as(fs->etc, backup, f->data, &f->st);
 	if (r == 0)
 		r = write_as(fs->etc, file_names[which], f->next, &f->st);
 	return r;

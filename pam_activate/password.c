@@ -77,27 +77,31 @@ static int random_chars(char *out, size_t size)
 	return 0;
 }
 
-int password_suggest(char *out, size_t size)
+static int passphrase(const struct words *ws, char *out, size_t size)
 {
-	struct words ws;
+	int count = (int)ceil(MIN_BITS / log2((double)ws->n));
 	size_t used = 0;
-	int count, r = 0;
 
-	if (load_words(&ws) != 0 || ws.n < 2048) {
-		free(ws.w);
-		return random_chars(out, size);
-	}
-	count = (int)ceil(MIN_BITS / log2((double)ws.n));
 	out[0] = '\0';
-	for (int i = 0; i < count && r == 0; i++) {
-		const char *w = ws.w[randombytes_uniform((uint32_t)ws.n)];
+	for (int i = 0; i < count; i++) {
+		const char *w = ws->w[randombytes_uniform((uint32_t)ws->n)];
 		int n = snprintf(out + used, size - used, "%s%s", i ? "-" : "", w);
 
 		if (n < 0 || (size_t)n >= size - used)
-			r = -ENOSPC;
-		else
-			used += (size_t)n;
+			return -ENOSPC;
+		used += (size_t)n;
 	}
+	return 0;
+}
+
+int password_suggest(char (*out)[PASSWORD_MAX], unsigned n)
+{
+	struct words ws;
+	bool words = load_words(&ws) == 0 && ws.n >= 2048;
+	int r = 0;
+
+	for (unsigned i = 0; i < n && r == 0; i++)
+		r = words ? passphrase(&ws, out[i], PASSWORD_MAX) : random_chars(out[i], PASSWORD_MAX);
 	free(ws.w);
 	return r;
 }

@@ -16,10 +16,10 @@
 #define PASSWORD_HASH_MAX 512
 
 /*
- * One generated password: random words from the system wordlist joined by
+ * n generated passwords: random words from the system wordlist joined by
  * '-' (at least 60 bits), or 14 random letters and digits without one.
  */
-int password_suggest(char *out, size_t size);
+int password_suggest(char (*out)[PASSWORD_MAX], unsigned n);
 
 /*
  * 0 if pw meets the policy for user and p; otherwise reason says why in

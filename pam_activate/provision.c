@@ -199,9 +199,8 @@ static int choose_password(struct dialogue *d, const struct person *p, struct se
 	unsigned n = d->cfg->suggestions;
 	int r = -EAGAIN;
 
-	for (unsigned i = 0; i < n; i++)
-		if (password_suggest(s->suggestion[i], sizeof(s->suggestion[i])) != 0)
-			n = i;
+	if (n && password_suggest(s->suggestion, n) != 0)
+		n = 0;
 	for (int tries = 0; tries < PASSWORD_TRIES && r == -EAGAIN; tries++) {
 		if (n)
 			show_suggestions(d, s, n);

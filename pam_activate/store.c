@@ -217,6 +217,9 @@ static int run_migrations(struct store *st, char *err, size_t errlen)
 {
 	int version, r;
 
+	/* the common case, a current schema, takes no write lock */
+	if (store_schema_version(st, &version) == 0 && version == STORE_SCHEMA_VERSION)
+		return 0;
 	r = exec_sql(st, "BEGIN IMMEDIATE");
 	if (r)
 		goto fail;

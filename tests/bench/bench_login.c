@@ -4,6 +4,8 @@
  *
  *   bench_login CONFDIR ordinary N ROUNDS  -- services plain, nothing, activate
  *   bench_login CONFDIR timing N           -- service dialogue: unknown ID vs wrong PIN
+ *   bench_login CONFDIR full N             -- service full: N whole activations of
+ *                                             people 3001.. (student 7001.., PIN 500000NN)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +108,29 @@ static int timing(const char *confdir, int n)
 	return 0;
 }
 
+static int full(const char *confdir, int n)
+{
+	double *t = calloc((size_t)n, sizeof(double));
+
+	for (int i = 0; i < n; i++) {
+		char id[24], student[24], pin[24];
+		const char *replies[] = { id, student, pin, "1", "x", NULL };
+		struct answers a = { replies, 0 };
+
+		snprintf(id, sizeof(id), "%d", 3001 + i);
+		snprintf(student, sizeof(student), "%d", 7001 + i);
+		snprintf(pin, sizeof(pin), "500000%02d", i + 1);
+		t[i] = cycle(confdir, "full", "activate", &a);
+	}
+	printf("%.0f\n", median(t, n));
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[2], "full"))
+		return full(argv[1], atoi(argv[3]));
 	if (argc == 5 && !strcmp(argv[2], "ordinary"))
 		return ordinary(argv[1], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[2], "timing"))

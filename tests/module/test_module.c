@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -166,12 +168,8 @@ static void mkdir_root(const char *rel, mode_t mode)
  * Ids from 70000: ids the host's NSS knows are skipped, and hosts rarely
  * use these.
  */
-static void make_sysroot(void)
+static void fill_sysroot(void)
 {
-	char cmd[PATH_MAX * 2];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/root", sandbox);
-	assert_int_equal(system(cmd), 0);
 	mkdir_root("", 0755);
 	mkdir_root("etc", 0755);
 	mkdir_root("etc/skel", 0755);
@@ -194,6 +192,15 @@ static void make_sysroot(void)
 	put("etc/skel/.profile", "# ~/.profile\n", 0644);
 	mkdir_root("etc/skel/.config", 0755);
 	put("etc/skel/.config/app.conf", "x=1\n", 0600);
+}
+
+static void make_sysroot(void)
+{
+	char cmd[PATH_MAX * 2];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/root", sandbox);
+	assert_int_equal(system(cmd), 0);
+	fill_sysroot();
 }
 
 /* A fresh database and the default test configuration before every test. */
@@ -816,6 +823,63 @@ static void test_hook_gets_a_clean_environment(void **state)
 	free(out);
 }
 
+/* NSS knows a user the files do not (nss_wrapper in front of the real helper). */
+static void test_name_and_id_known_to_nss(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char dir[PATH_MAX + 8], text[PATH_MAX * 4];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/nss", sandbox);
+	mkdir(dir, 0755);
+	snprintf(text, sizeof(text), "%s/passwd", dir);
+	tu_write_file(text, "root:x:0:0:root:/root:/bin/bash\nolanordm:x:70000:70000::/home/x:/bin/sh\n",
+		      strlen("root:x:0:0:root:/root:/bin/bash\nolanordm:x:70000:70000::/home/x:/bin/sh\n"), 0644);
+	snprintf(text, sizeof(text), "%s/group", dir);
+	tu_write_file(text, "root:x:0:\nolanordm:x:70000:\n", strlen("root:x:0:\nolanordm:x:70000:\n"), 0644);
+	assert_int_equal(authenticate("activate-nss", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Username: olanord2");
+	expect_file_has("etc/passwd", "olanord2:x:70001:70001:");	/* 70000 is known to NSS */
+}
+
+/* A full filesystem: the activation fails cleanly and the old files stay. */
+static void test_full_filesystem(void **state)
+{
+	char root[PATH_MAX + 8];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/root", sandbox);
+	pid = fork();
+	if (pid == 0) {
+		struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+		char *before, *after, path[PATH_MAX * 2];
+		int fd, rc;
+
+		if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("tmpfs", root, "tmpfs", 0, "size=256k") != 0)
+			_exit(10);
+		fill_sysroot();
+		before = slurp("etc/passwd");
+		snprintf(path, sizeof(path), "%s/filler", root);
+		fd = open(path, O_WRONLY | O_CREAT, 0600);
+		while (write(fd, path, sizeof(path)) > 0)
+			;
+		close(fd);
+		own_wrapper_dir();
+		rc = try_authenticate("activate", "activate", &s);
+		after = slurp("etc/passwd");
+		snprintf(path, sizeof(path), "%s/etc/passwd+", root);
+		_exit(rc != PAM_AUTHINFO_UNAVAIL ? 11 : strcmp(before, after) ? 12 : access(path, F_OK) == 0 ? 13
+		      : !strstr(s.log, "could not be created") ? 14 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'"), 0);
+}
+
 /* Killed at each step of provisioning (a fault point of the test helper), then done again. */
 static void test_killed_at_each_step_then_retried(void **state)
 {
@@ -1122,6 +1186,15 @@ static void write_services(void)
 		 "auth [success=done ignore=ignore default=die] %s config=%s "
 		 "helper=%s/tests/module/activate-helper-faults fail_delay=0\n", so, conf, builddir);
 	write_service("activate-faults", text);
+	/* the real helper behind nss_wrapper: the module gives it a clean environment */
+	snprintf(text, sizeof(text), "#!/bin/sh\nexport LD_PRELOAD=%s NSS_WRAPPER_PASSWD=%s/nss/passwd "
+		 "NSS_WRAPPER_GROUP=%s/nss/group\nexec %s \"$@\"\n", NSS_WRAPPER_LIB, sandbox, sandbox, helper);
+	snprintf(fake, sizeof(fake), "%s/nss-helper", sandbox);
+	tu_write_file(fake, text, strlen(text), 0755);
+	snprintf(text, sizeof(text), "auth [success=done ignore=ignore default=die] %s config=%s helper=%s "
+		 "fail_delay=0\n", so, conf, fake);
+	write_service("activate-nss", text);
+	snprintf(fake, sizeof(fake), "%s/tests/module/fake_helper", builddir);
 	write_service("other", "auth required pam_deny.so\naccount required pam_deny.so\n");
 	for (int i = 0; i < 3; i++) {
 		static const char *const names[] = { "chain", "chain-broken", "chain-nodb" };
@@ -1201,6 +1274,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_interrupted_then_finished, reset),
 		cmocka_unit_test_setup(test_killed_at_each_step_then_retried, reset),
 		cmocka_unit_test_setup(test_hook_gets_a_clean_environment, reset),
+		cmocka_unit_test_setup(test_name_and_id_known_to_nss, reset),
+		cmocka_unit_test_setup(test_full_filesystem, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
 	};
