@@ -134,32 +134,43 @@ static bool in_sorted(const unsigned long *ids, size_t n, unsigned long id)
 	return bsearch(&id, ids, n, sizeof(*ids), cmp_ulong) != NULL;
 }
 
-/* The lowest id in range free in both files and unknown to NSS, used as uid and gid. */
-static int choose_id(struct files *fs, const struct logindefs *ld, uid_t *uid, gid_t *gid)
+/* An id in [lo, hi] free in both files and unknown to NSS, used as uid and gid; from the top if down. */
+static int choose_id(struct files *fs, unsigned long lo, unsigned long hi, bool down, uid_t *uid, gid_t *gid)
 {
 	unsigned long *uids, *gids;
 	size_t nu, ng;
-	unsigned long lo = ld->uid_min > ld->gid_min ? ld->uid_min : ld->gid_min;
-	unsigned long hi = ld->uid_max < ld->gid_max ? ld->uid_max : ld->gid_max;
 	int r = collect_ids(fs->f[F_PASSWD].data, &uids, &nu);
 
-	if (r == 0)
-		r = collect_ids(fs->f[F_GROUP].data, &gids, &ng);
+	if (r == 0 && (r = collect_ids(fs->f[F_GROUP].data, &gids, &ng)) != 0)
+		free(uids);
 	if (r)
 		return r;
 	qsort(uids, nu, sizeof(*uids), cmp_ulong);
 	qsort(gids, ng, sizeof(*gids), cmp_ulong);
 	r = -ERANGE;
-	for (unsigned long id = lo; id <= hi && r; id++)
+	for (unsigned long n = 0; n <= hi - lo && r; n++) {
+		unsigned long id = down ? hi - n : lo + n;
+
 		if (!in_sorted(uids, nu, id) && !in_sorted(gids, ng, id) &&
 		    !getpwuid((uid_t)id) && !getgrgid((gid_t)id)) {
 			*uid = (uid_t)id;
 			*gid = (gid_t)id;
 			r = 0;
 		}
+	}
 	free(uids);
 	free(gids);
 	return r;
+}
+
+static int choose_user_id(struct files *fs, const struct logindefs *ld, bool system, uid_t *uid, gid_t *gid)
+{
+	unsigned long lo = system ? ld->sys_uid_min : ld->uid_min, hi = system ? ld->sys_uid_max : ld->uid_max;
+	unsigned long glo = system ? ld->sys_gid_min : ld->gid_min, ghi = system ? ld->sys_gid_max : ld->gid_max;
+
+	lo = lo > glo ? lo : glo;
+	hi = hi < ghi ? hi : ghi;
+	return lo > hi ? -ERANGE : choose_id(fs, lo, hi, system, uid, gid);
 }
 
 /* data + line, as a new buffer (a missing final newline is added first). */
@@ -231,7 +242,8 @@ static bool field_ok(const char *s, bool comma_ok)
 static int check_fields(const struct config *cfg, const struct account *a, char *err, size_t errlen)
 {
 	const char *what = !field_ok(a->name, false) ? "username" : !field_ok(a->gecos, false) ? "name"
-		: !field_ok(a->hash, false) ? "password hash" : !field_ok(cfg->shell, false) ? "shell"
+		: !field_ok(a->hash, false) ? "password hash"
+		: !field_ok(a->shell ? a->shell : cfg->shell, false) ? "shell"
 		: !field_ok(a->home, false) ? "home" : NULL;
 
 	if (what)
@@ -278,7 +290,7 @@ static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
 static int plan_new(const struct config *cfg, const struct logindefs *ld, struct files *fs,
 		    struct account *a, char *err, size_t errlen)
 {
-	int r = choose_id(fs, ld, &a->uid, &a->gid);
+	int r = choose_user_id(fs, ld, a->system, &a->uid, &a->gid);
 
 	if (r) {
 		snprintf(err, errlen, "no free id between UID_MIN/GID_MIN and UID_MAX/GID_MAX");
@@ -289,8 +301,8 @@ static int plan_new(const struct config *cfg, const struct logindefs *ld, struct
 		r = put_line(&fs->f[F_GSHADOW], NULL, "%s:!::\n", a->name);
 	if (r == 0)
 		r = put_line(&fs->f[F_PASSWD], NULL, "%s:x:%u:%u:%s:%s:%s\n", a->name, (unsigned)a->uid,
-			     (unsigned)a->gid, a->gecos, a->home, cfg->shell);
-	if (r == 0)
+			     (unsigned)a->gid, a->gecos, a->home, a->shell ? a->shell : cfg->shell);
+	if (r == 0 && !a->system)
 		r = add_groups(cfg, fs, a->name, err, errlen);
 	return r;
 }
@@ -434,6 +446,8 @@ static int update_files(const struct config *cfg, const struct logindefs *ld, st
 		snprintf(err, errlen, "reading the account files: %s", strerror(-r));
 		return r;
 	}
+	if (find_entry(fs->f[F_PASSWD].data, a->name) && a->system)
+		return plan_resume(fs, a, err, errlen);	/* there already: leave it as it is */
 	if (find_entry(fs->f[F_PASSWD].data, a->name))
 		r = plan_resume(fs, a, err, errlen);
 	else if (find_entry(fs->f[F_GROUP].data, a->name)) {
@@ -454,8 +468,10 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	struct files fs = { .etc = open_etc(cfg) };
 	int lockfd = -1, r;
 
-	if ((size_t)snprintf(a->home, sizeof(a->home), "%s/%s", strcmp(cfg->home_base, "/") ? cfg->home_base : "",
-			     a->name) >= sizeof(a->home)) {
+	if (a->system)
+		snprintf(a->home, sizeof(a->home), "/nonexistent");
+	else if ((size_t)snprintf(a->home, sizeof(a->home), "%s/%s", strcmp(cfg->home_base, "/") ? cfg->home_base : "",
+				  a->name) >= sizeof(a->home)) {
 		snprintf(err, errlen, "home: path too long");
 		release(&fs);
 		return -ENAMETOOLONG;
@@ -472,7 +488,7 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	if (lockfd >= 0)
 		close(lockfd);
 	release(&fs);
-	if (r == 0)
+	if (r == 0 && !a->system)
 		r = home_create(cfg, a->name, a->uid, a->gid, err, errlen);
 	return r;
 }

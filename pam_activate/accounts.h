@@ -15,7 +15,10 @@
 struct account {
 	const char *name;	/* checked with username_valid */
 	const char *gecos;	/* the person's name; ':' ',' and controls are refused */
-	const char *hash;	/* crypt(3) hash for shadow */
+	const char *hash;	/* crypt(3) hash for shadow ("!" locks it) */
+	const char *shell;	/* NULL: the configured shell */
+	bool system;		/* a system account (SYS_UID_MIN..): no home, no groups,
+				   kept as it is if it exists */
 	uid_t uid;		/* out */
 	gid_t gid;		/* out */
 	char home[4096];	/* out: as written in passwd */

@@ -17,6 +17,10 @@ static void defaults(struct logindefs *ld)
 	ld->uid_max = 60000;
 	ld->gid_min = 1000;
 	ld->gid_max = 60000;
+	ld->sys_uid_min = 100;
+	ld->sys_uid_max = 999;
+	ld->sys_gid_min = 100;
+	ld->sys_gid_max = 999;
 	ld->pass_min_days = 0;
 	ld->pass_max_days = 99999;
 	ld->pass_warn_age = 7;
@@ -31,6 +35,10 @@ static const struct {
 	{ "UID_MAX", offsetof(struct logindefs, uid_max) },
 	{ "GID_MIN", offsetof(struct logindefs, gid_min) },
 	{ "GID_MAX", offsetof(struct logindefs, gid_max) },
+	{ "SYS_UID_MIN", offsetof(struct logindefs, sys_uid_min) },
+	{ "SYS_UID_MAX", offsetof(struct logindefs, sys_uid_max) },
+	{ "SYS_GID_MIN", offsetof(struct logindefs, sys_gid_min) },
+	{ "SYS_GID_MAX", offsetof(struct logindefs, sys_gid_max) },
 	{ "PASS_MIN_DAYS", offsetof(struct logindefs, pass_min_days) },
 	{ "PASS_MAX_DAYS", offsetof(struct logindefs, pass_max_days) },
 	{ "PASS_WARN_AGE", offsetof(struct logindefs, pass_warn_age) },

@@ -6,6 +6,7 @@
 
 struct logindefs {
 	unsigned long uid_min, uid_max, gid_min, gid_max;
+	unsigned long sys_uid_min, sys_uid_max, sys_gid_min, sys_gid_max;
 	long pass_min_days, pass_max_days, pass_warn_age;
 	char encrypt_method[32];
 	long yescrypt_cost_factor;	/* 0: not set */

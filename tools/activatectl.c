@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "ctl.h"
+#include "logindefs.h"
 #include "secret.h"
 
 struct command {
@@ -165,12 +167,36 @@ static int init_pepper(struct ctl *c)
 	return r;
 }
 
+/*
+ * The trigger user must exist: sshd runs no real PAM dialogue for a name it
+ * cannot look up. Locked password, nologin shell, no home.
+ */
+static int init_trigger_user(struct ctl *c)
+{
+	struct account a = { .name = c->cfg.trigger_user, .gecos = "Account activation", .hash = "!",
+			     .shell = "/usr/sbin/nologin", .system = true };
+	struct logindefs ld;
+	char err[512];
+	bool existed = accounts_name_taken(&c->cfg, a.name);
+	int r = logindefs_read(c->cfg.sysroot, &ld, err, sizeof(err));
+
+	if (r == 0)
+		r = accounts_provision(&c->cfg, &ld, &a, err, sizeof(err));
+	if (r)
+		ctl_error("trigger user %s: %s", a.name, err);
+	else if (existed)
+		printf("trigger user %s: already there, kept\n", a.name);
+	else
+		printf("trigger user %s: created (uid %u, locked, nologin)\n", a.name, (unsigned)a.uid);
+	return r;
+}
+
 int ctl_cmd_init(struct ctl *c, int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 1)
 		return ctl_usage("init");
-	if (init_database(c) != 0 || init_pepper(c) != 0)
+	if (init_database(c) != 0 || init_pepper(c) != 0 || init_trigger_user(c) != 0)
 		return CTL_FAIL;
 	return CTL_OK;
 }

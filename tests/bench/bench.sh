@@ -19,10 +19,14 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y -q time >/dev/null 2
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-sandbox() {	# sandbox COST: a fresh database and pepper
-	rm -rf "$work/db" "$work/pepper"
-	printf 'database = %s/db/activate.db\npepper_file = %s/pepper\npin_hash_cost = %s\n' \
-		"$work" "$work" "$1" >"$work/conf"
+sandbox() {	# sandbox COST: a fresh database and pepper, init's trigger user in a scratch root
+	rm -rf "$work/db" "$work/pepper" "$work/initroot"
+	mkdir -p "$work/initroot/etc"
+	printf 'root:x:0:0:root:/root:/bin/bash\n' >"$work/initroot/etc/passwd"
+	printf 'root:*:20000:0:99999:7:::\n' >"$work/initroot/etc/shadow"
+	printf 'root:x:0:\n' >"$work/initroot/etc/group"
+	printf 'database = %s/db/activate.db\npepper_file = %s/pepper\npin_hash_cost = %s\nsysroot = %s/initroot\n' \
+		"$work" "$work" "$1" "$work" >"$work/conf"
 	"$ctl" --config "$work/conf" init >/dev/null
 }
 
@@ -159,7 +163,8 @@ echo "(ratio: ours / floor, target within 2x; useradd -u / ours. newusers is not
 
 # --- one whole activation, server side, split ---------------------------------
 sandbox interactive
-printf 'sysroot = %s\nrun_dir = %s/run\nskel =\n' "$sr" "$work" >>"$work/conf"
+sed -i "s|^sysroot = .*|sysroot = $sr|" "$work/conf"
+printf 'run_dir = %s/run\nskel =\n' "$work" >>"$work/conf"
 awk -v n="$adds" 'BEGIN { print "id_number,student_number,given_name,family_name,kind,programme,fee_paid_on,pin"
 	for (i = 1; i <= n; i++) printf "%d,%d,Full,Run%c,student,Maths,2026-08-14,500000%02d\n", 3000 + i, 7000 + i, 96 + i, i }' >"$work/full.csv"
 "$ctl" --config "$work/conf" import "$work/full.csv" >/dev/null
@@ -168,7 +173,8 @@ printf 'auth required %s relay=%s config=%s helper=%s fail_delay=0\n' "$PWD/.lib
 total=$("$PWD/tests/bench/bench_login" "$pamd" full "$adds")
 # the same with the cheapest hashes: what is left is everything else
 sandbox min
-printf 'sysroot = %s\nrun_dir = %s/run\nskel =\ncrypt_method = SHA512\n' "$sr" "$work" >>"$work/conf"
+sed -i "s|^sysroot = .*|sysroot = $sr|" "$work/conf"
+printf 'run_dir = %s/run\nskel =\ncrypt_method = SHA512\n' "$work" >>"$work/conf"
 "$ctl" --config "$work/conf" import "$work/full.csv" >/dev/null
 cheap=$("$PWD/tests/bench/bench_login" "$pamd" full "$adds")
 pin_ms=$(awk -v r="$rate_int" 'BEGIN { printf "%.1f", 1000 / r }')

@@ -823,6 +823,24 @@ static void test_hook_gets_a_clean_environment(void **state)
 	free(out);
 }
 
+/* activatectl init makes the trigger user sshd needs, once. */
+static void test_init_creates_trigger_user(void **state)
+{
+	char cmd[PATH_MAX * 3];
+
+	(void)state;
+	put("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n", 0644);
+	put("etc/group", "root:x:0:\n", 0644);
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s init >/dev/null", builddir, conf);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(system(cmd), 0);
+	/* a system id from the top of SYS_UID_MAX down, skipping those the host's NSS knows */
+	expect_file_has("etc/passwd", ":Account activation:/nonexistent:/usr/sbin/nologin\n");
+	expect_file_has("etc/shadow", "\nactivate:!:");
+	assert_int_equal(count_lines_with("etc/passwd", "activate:"), 1);
+	expect_pwck_clean();
+}
+
 /* NSS knows a user the files do not (nss_wrapper in front of the real helper). */
 static void test_name_and_id_known_to_nss(void **state)
 {
@@ -1275,6 +1293,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_killed_at_each_step_then_retried, reset),
 		cmocka_unit_test_setup(test_hook_gets_a_clean_environment, reset),
 		cmocka_unit_test_setup(test_name_and_id_known_to_nss, reset),
+		cmocka_unit_test_setup(test_init_creates_trigger_user, reset),
 		cmocka_unit_test_setup(test_full_filesystem, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
