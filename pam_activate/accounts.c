@@ -298,7 +298,7 @@ static int plan_new(const struct config *cfg, const struct logindefs *ld, struct
 	}
 	r = put_line(&fs->f[F_GROUP], NULL, "%s:x:%u:\n", a->name, (unsigned)a->gid);
 	if (r == 0 && fs->f[F_GSHADOW].exists)
-		r = put_line(&fs->f[F_GSHADOW], NULL, "%s:!::\n", a->name);
+		r = put_line(&fs->f[F_GSHADOW], a->name, "%s:!::\n", a->name);	/* a stray one is replaced */
 	if (r == 0)
 		r = put_line(&fs->f[F_PASSWD], NULL, "%s:x:%u:%u:%s:%s:%s\n", a->name, (unsigned)a->uid,
 			     (unsigned)a->gid, a->gecos, a->home, a->shell ? a->shell : cfg->shell);

@@ -830,7 +830,9 @@ static void test_init_creates_trigger_user(void **state)
 
 	(void)state;
 	put("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n", 0644);
+	put("etc/shadow", "root:*:19000:0:99999:7:::\n", 0640);
 	put("etc/group", "root:x:0:\n", 0644);
+	put("etc/gshadow", "root:*::\nactivate:!::\n", 0640);	/* a stray entry: replaced, not doubled */
 	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s init >/dev/null", builddir, conf);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(system(cmd), 0);
@@ -838,6 +840,7 @@ static void test_init_creates_trigger_user(void **state)
 	expect_file_has("etc/passwd", ":Account activation:/nonexistent:/usr/sbin/nologin\n");
 	expect_file_has("etc/shadow", "\nactivate:!:");
 	assert_int_equal(count_lines_with("etc/passwd", "activate:"), 1);
+	assert_int_equal(count_lines_with("etc/gshadow", "activate:"), 1);
 	expect_pwck_clean();
 }
 
