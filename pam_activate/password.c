@@ -16,12 +16,16 @@
 #include "password.h"
 #include "text.h"
 
+/*
+ * The EFF large word list, as Debian's diceware package ships it: curated
+ * for passphrases, free of the slurs a general dictionary holds.
+ */
 #ifndef WORDLIST
-#define WORDLIST "/usr/share/dict/words"
+#define WORDLIST "/usr/lib/python3/dist-packages/diceware/wordlists/wordlist_en_eff.txt"
 #endif
 #define MIN_BITS 60.0
 #define WORD_MIN 3
-#define WORD_MAX 7
+#define WORD_MAX 9
 #define RANDOM_CHARS 14	/* 62^14: 83 bits */
 
 struct words {
@@ -45,9 +49,12 @@ static int load_words(struct words *ws)
 	if (!f)
 		return -errno;
 	while ((len = getline(&line, &cap, f)) > 0) {
-		if (line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (!usable_word(line, (size_t)len))
+		char *w = strrchr(line, '\t');	/* "11111<TAB>abacus" */
+
+		w = w ? w + 1 : line;
+		w[strcspn(w, "\r\n")] = '\0';
+		len = (ssize_t)strlen(w);
+		if (!usable_word(w, (size_t)len))
 			continue;
 		if (ws->n == ws->cap) {
 			size_t ncap = ws->cap ? ws->cap * 2 : 4096;
@@ -58,7 +65,7 @@ static int load_words(struct words *ws)
 			ws->w = p;
 			ws->cap = ncap;
 		}
-		memcpy(ws->w[ws->n++], line, (size_t)len + 1);
+		memcpy(ws->w[ws->n++], w, (size_t)len + 1);
 	}
 	free(line);
 	fclose(f);

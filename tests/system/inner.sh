@@ -1,0 +1,109 @@
+#!/bin/bash
+# inner.sh: runs inside system.sh's private mount namespace.
+set -u
+work=$(mktemp -d /tmp/pam_activate-system.XXXXXX)
+chmod 0700 "$work"
+passed=0
+failed=0
+sshd_pid=
+
+ok() { echo "PASS: $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+check() { if "$@" >"$work/last.out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$work/last.out" | tail -n 25; fi; }
+
+finish() {
+	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
+	echo "[==========] $((passed + failed)) test(s) run."
+	echo "[  PASSED  ] $passed test(s)."
+	[ "$failed" = 0 ] || echo "[  FAILED  ] $failed test(s), listed above."
+	rm -rf "$work"
+	[ "$failed" = 0 ]
+}
+
+# --- the private system ---------------------------------------------------
+mount --make-rprivate / 2>/dev/null
+cp -a /etc "$work/etc" && mount --bind "$work/etc" /etc || { bad "private /etc"; finish; exit 1; }
+mkdir -p "$work/home" && mount --bind "$work/home" /home
+mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/log
+mkdir -p /run/sshd /run/pam_activate
+: >/var/log/wtmp; : >/var/log/lastlog; install -m 0600 /dev/null /var/log/btmp
+mkdir -m 0700 "$work/db"
+
+so="$build/.libs/pam_activate.so"
+args="relay=$build/.libs/pam_activate_relay.so helper=$build/activate-helper config=/etc/security/activate.conf fail_delay=0"
+# every path explicit: the build's compiled-in defaults may point under /usr/local
+cat >/etc/security/activate.conf <<CONF
+database = $work/db/activate.db
+pepper_file = /etc/security/activate.pepper
+run_dir = /run/pam_activate
+pin_hash_cost = min
+max_attempts = 3
+throttle_failures = 1000
+email_format = %u@stud.example.edu
+CONF
+ctl="$build/activatectl --config /etc/security/activate.conf"
+cat >"$work/roster.csv" <<'CSV'
+id_number,student_number,given_name,family_name,kind,programme,fee_paid_on
+4001,8001,Ola,Nordmann,student,Informatics,2026-08-14
+4002,8002,Kari,Holm,student,Informatics,2026-08-14
+4003,8003,Per,Lund,student,Informatics,2026-08-14
+4004,8004,Siri,Berg,student,Informatics,2026-08-14
+4005,8005,Nils,Dahl,student,Informatics,2026-08-14
+CSV
+name="activatectl init makes the trigger user"
+check bash -c "$ctl init && grep -q '^activate:.*nologin' /etc/passwd"
+$ctl import "$work/roster.csv" >/dev/null
+$ctl issue --pending --output "$work/pins.csv" 2>/dev/null
+pin() { awk -F, -v id="\"$1\"" '$1 == id { gsub(/"/, "", $5); print $5 }' "$work/pins.csv"; }
+
+# the PAM lines of conf/pam.d-sshd and conf/pam.d-login, with the build's paths
+for svc in sshd login; do
+	sed -i "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args" /etc/pam.d/$svc
+	sed -i "/^@include common-account/i account [success=ok ignore=ignore default=die] $so" /etc/pam.d/$svc
+done
+
+# an ordinary user who was there before
+useradd -m -s /bin/bash olduser && echo 'olduser:Gammel-Bruker-77' | chpasswd
+
+# --- sshd ---------------------------------------------------------------------
+port=$((20000 + RANDOM % 20000))
+ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
+{
+	printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/hostkey\nPidFile %s/sshd.pid\n' "$port" "$work" "$work"
+	printf 'UsePAM yes\nPasswordAuthentication yes\nLogLevel VERBOSE\n'
+	cat "$here/../../conf/sshd_config-activate"
+} >"$work/sshd_config"
+/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+sshd_pid=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+
+export port work
+sshx() { expect -f "$here/ssh.exp" "$@"; }
+
+name="sshd: a full activation over keyboard-interactive"
+check sshx activate 4001 8001 "$(pin 4001)" own "Tr0ika-Vesle-Maane-42"
+user1=$(sed -n 's/^USERNAME=//p' "$work/last.out")
+name="sshd: the new user logs in with the chosen password"
+check sshx login "${user1:-none}" "Tr0ika-Vesle-Maane-42"
+name="sshd: a wrong PIN is refused"
+check sshx wrongpin 4002 8002 00000000
+name="sshd: max_attempts failures lock the person"
+check sshx lock 4002 8002 "$(pin 4002)"
+name="sshd: an ordinary user still logs in"
+check sshx login olduser Gammel-Bruker-77
+name="sshd: ssh -q still shows the username (it is in the last prompt)"
+check sshx quiet 4003 8003 "$(pin 4003)"
+name="sshd: a password-only client fails closed"
+check sshx passwordonly
+name="sshd: the trigger user never gets a session"
+check bash -c "! grep -q 'Accepted .* for activate ' '$work/sshd.log'"
+
+# --- login(1) on a pty ----------------------------------------------------------
+loginx() { expect -f "$here/login.exp" "$@"; }
+[ -n "${SYSTEM_DEBUG:-}" ] && export EXP_DEBUG=1
+name="login: activation with on_success=deny, then a login with the new account"
+check loginx deny 4004 8004 "$(pin 4004)"
+sed -i "s|^auth \[success=done ignore=ignore default=die\] $so $args|& on_success=login|" /etc/pam.d/login
+name="login: on_success=login lands in the new user's shell"
+check loginx login 4005 8005 "$(pin 4005)"
+finish
