@@ -43,12 +43,15 @@ struct files {
 	struct acfile f[F_COUNT];
 };
 
+/* The whole file in one buffer sized by fstat (a growing file is read to its end). */
 static int read_all(int fd, struct acfile *f)
 {
-	size_t cap = 4096;
+	struct stat st;
+	size_t cap;
 	ssize_t n = 0;
 	char *p;
 
+	cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 2 : 4096;
 	f->len = 0;
 	f->data = malloc(cap);
 	while (f->data && (n = read(fd, f->data + f->len, cap - f->len - 1)) > 0) {
@@ -81,15 +84,22 @@ static int load(struct files *fs, int which)
 	return r;
 }
 
-/* The line of name in data ("name:..."), or NULL. */
+/* The line of name in data ("name:..."), or NULL. memmem, not a line-by-line walk: files hold 100 000 entries. */
 static const char *find_entry(const char *data, const char *name)
 {
+	char key[64];
 	size_t n = strlen(name);
+	const char *hit;
 
-	for (const char *line = data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, name, n) == 0 && line[n] == ':')
-			return line;
-	return NULL;
+	if (n + 3 > sizeof(key))
+		return NULL;
+	if (strncmp(data, name, n) == 0 && data[n] == ':')
+		return data;
+	key[0] = '\n';
+	memcpy(key + 1, name, n);
+	key[n + 1] = ':';
+	hit = memmem(data, strlen(data), key, n + 2);
+	return hit ? hit + 1 : NULL;
 }
 
 /* The third field (uid or gid) of each entry, into a sorted array. */
@@ -493,24 +503,60 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	return r;
 }
 
-static bool in_file(const struct config *cfg, const char *file, const char *name)
+struct account_names {
+	struct acfile passwd, group;
+};
+
+static void read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f)
 {
 	char path[CONFIG_PATH_MAX + 16];
-	struct acfile f = { .data = NULL };
 	int fd;
-	bool found = false;
 
 	snprintf(path, sizeof(path), "%s/etc/%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", file);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && read_all(fd, &f) == 0)
-		found = find_entry(f.data, name) != NULL;
+	if (fd < 0 || read_all(fd, f) != 0) {
+		free(f->data);
+		f->data = strdup("");
+	}
 	if (fd >= 0)
 		close(fd);
-	free(f.data);
-	return found;
+}
+
+struct account_names *accounts_names_load(const struct config *cfg)
+{
+	struct account_names *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	read_sysroot_file(cfg, "passwd", &n->passwd);
+	read_sysroot_file(cfg, "group", &n->group);
+	if (!n->passwd.data || !n->group.data) {
+		accounts_names_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void accounts_names_free(struct account_names *n)
+{
+	if (n) {
+		free(n->passwd.data);
+		free(n->group.data);
+		free(n);
+	}
+}
+
+bool accounts_names_has(const struct account_names *n, const char *name)
+{
+	return getpwnam(name) || getgrnam(name) || find_entry(n->passwd.data, name) ||
+	       find_entry(n->group.data, name);
 }
 
 bool accounts_name_taken(const struct config *cfg, const char *name)
 {
-	return getpwnam(name) || getgrnam(name) || in_file(cfg, "passwd", name) || in_file(cfg, "group", name);
+	struct account_names *n = accounts_names_load(cfg);
+	bool taken = !n || accounts_names_has(n, name);	/* fail closed */
+
+	accounts_names_free(n);
+	return taken;
 }

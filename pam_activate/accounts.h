@@ -39,4 +39,10 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 /* True if name is a user or group in sysroot's files or known to NSS. */
 bool accounts_name_taken(const struct config *cfg, const char *name);
 
+/* The same for many names: sysroot's passwd and group read once. */
+struct account_names;
+struct account_names *accounts_names_load(const struct config *cfg);
+bool accounts_names_has(const struct account_names *n, const char *name);
+void accounts_names_free(struct account_names *n);
+
 #endif

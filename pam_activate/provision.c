@@ -111,6 +111,7 @@ static int accept_terms(struct dialogue *d, struct person *p, struct secrets *s)
 struct taken_ctx {
 	struct dialogue *d;
 	int64_t self;
+	struct account_names *names;
 };
 
 static bool taken(const char *name, void *ctx)
@@ -118,7 +119,7 @@ static bool taken(const char *name, void *ctx)
 	struct taken_ctx *t = ctx;
 	struct person other;
 
-	if (username_reserved(t->d->cfg, name) || accounts_name_taken(t->d->cfg, name))
+	if (username_reserved(t->d->cfg, name) || accounts_names_has(t->names, name))
 		return true;
 	return store_person_by_username(t->d->st, name, &other) != -ENOENT && other.rowid != t->self;
 }
@@ -130,15 +131,19 @@ static bool taken(const char *name, void *ctx)
  */
 static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 {
-	struct taken_ctx t = { d, p->rowid };
+	struct taken_ctx t = { d, p->rowid, NULL };
 	char base[PERSON_USERNAME_MAX];
+	int r;
 
 	if (roster)
 		return accounts_name_taken(d->cfg, p->username) ? -EEXIST : store_person_reserve(d->st, p);
+	t.names = accounts_names_load(d->cfg);
+	if (!t.names)
+		return -ENOMEM;
 	username_base(d->cfg, p, base, sizeof(base));
-	if (username_pick(d->cfg, base, taken, &t, p->username, sizeof(p->username)) != 0)
-		return -ENOSPC;
-	return store_person_reserve(d->st, p);
+	r = username_pick(d->cfg, base, taken, &t, p->username, sizeof(p->username));
+	accounts_names_free(t.names);
+	return r ? -ENOSPC : store_person_reserve(d->st, p);
 }
 
 static int reserve(struct dialogue *d, struct person *p)
