@@ -35,7 +35,9 @@ struct acfile {
 	size_t len;
 	struct stat st;
 	bool exists;
-	char *next;		/* the new contents, or NULL: unchanged */
+	char *next;		/* the new contents, or NULL: data (+ tail) */
+	char *tail;		/* lines appended to data, or NULL; most changes are appends,
+				   and copying a 5 MB file to add a line costs more than writing it */
 };
 
 struct files {
@@ -183,38 +185,62 @@ static int choose_user_id(struct files *fs, const struct logindefs *ld, bool sys
 	return lo > hi ? -ERANGE : choose_id(fs, lo, hi, system, uid, gid);
 }
 
-/* data + line, as a new buffer (a missing final newline is added first). */
-static char *with_line(const struct acfile *f, const char *line)
+/* The whole new contents in next, for changes that are not appends. */
+static int materialize(struct acfile *f)
 {
-	const char *base = f->next ? f->next : f->data;
-	size_t len = strlen(base);
-	bool nl = len > 0 && base[len - 1] != '\n';
-	char *out = malloc(len + nl + strlen(line) + 1);
+	size_t tl = f->tail ? strlen(f->tail) : 0;
+	char *out;
 
-	if (out)
-		sprintf(out, "%s%s%s", base, nl ? "\n" : "", line);
-	return out;
-}
-
-static int add_line(struct acfile *f, const char *line)
-{
-	char *out = with_line(f, line);
-
+	if (f->next)
+		return 0;
+	out = malloc(f->len + tl + 1);
 	if (!out)
 		return -ENOMEM;
-	free(f->next);
+	memcpy(out, f->data, f->len);
+	memcpy(out + f->len, f->tail ? f->tail : "", tl + 1);
+	free(f->tail);
+	f->tail = NULL;
 	f->next = out;
 	return 0;
 }
 
-/* Replace the line of name with line. */
-static int replace_line(struct acfile *f, const char *name, const char *line)
+/* Append line (a missing final newline of the file is added first). */
+static int add_line(struct acfile *f, const char *line)
 {
-	const char *base = f->next ? f->next : f->data, *at = find_entry(base, name), *end;
+	const char *base = f->next ? f->next : f->data;
+	size_t blen = f->next ? strlen(f->next) : f->len, tl = f->tail ? strlen(f->tail) : 0;
+	bool nl = !f->tail && blen > 0 && base[blen - 1] != '\n';
 	char *out;
 
-	if (!at)
+	if (f->next) {
+		out = malloc(blen + nl + strlen(line) + 1);
+		if (!out)
+			return -ENOMEM;
+		sprintf(out, "%s%s%s", f->next, nl ? "\n" : "", line);
+		free(f->next);
+		f->next = out;
+		return 0;
+	}
+	out = realloc(f->tail, tl + nl + strlen(line) + 1);
+	if (!out)
+		return -ENOMEM;
+	sprintf(out + tl, "%s%s", nl ? "\n" : "", line);
+	f->tail = out;
+	return 0;
+}
+
+/* Replace the line of name with line; append it if there is none. */
+static int replace_line(struct acfile *f, const char *name, const char *line)
+{
+	const char *base, *at, *end;
+	char *out;
+
+	if (!find_entry(f->next ? f->next : f->data, name) && !(f->tail && find_entry(f->tail, name)))
 		return add_line(f, line);
+	if (materialize(f) != 0)
+		return -ENOMEM;
+	base = f->next;
+	at = find_entry(base, name);
 	end = strchr(at, '\n');
 	end = end ? end + 1 : at + strlen(at);
 	out = malloc(strlen(base) + strlen(line) + 1);
@@ -229,10 +255,14 @@ static int replace_line(struct acfile *f, const char *name, const char *line)
 /* Add user to the member list (last field) of group in f. */
 static int add_member(struct acfile *f, const char *group, const char *user)
 {
-	const char *base = f->next ? f->next : f->data, *at = find_entry(base, group), *eol;
+	const char *base, *at, *eol;
 	char line[8192];
 	size_t len;
 
+	if (materialize(f) != 0)
+		return -ENOMEM;
+	base = f->next;
+	at = find_entry(base, group);
 	if (!at)
 		return -ENOENT;
 	eol = strchr(at, '\n');
@@ -338,10 +368,24 @@ static int plan_shadow(const struct logindefs *ld, struct files *fs, const struc
 			(long)(time(NULL) / 86400), ld->pass_min_days, ld->pass_max_days, ld->pass_warn_age);
 }
 
-static int write_as(int etc, const char *name, const char *data, const struct stat *st)
+static int write_all(int fd, const char *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			off += (size_t)n;
+	}
+	return 0;
+}
+
+static int write_as(int etc, const char *name, const char *data, const char *tail, const struct stat *st)
 {
 	char tmp[64];
-	size_t len = strlen(data), off = 0;
 	int fd, r = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s+", name);
@@ -351,14 +395,10 @@ static int write_as(int etc, const char *name, const char *data, const struct st
 		return -errno;
 	if (fchown(fd, st->st_uid, st->st_gid) != 0 || fchmod(fd, st->st_mode & 07777) != 0)
 		r = -errno;
-	while (r == 0 && off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno != EINTR)
-			r = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
+	if (r == 0)
+		r = write_all(fd, data, strlen(data));
+	if (r == 0 && tail)
+		r = write_all(fd, tail, strlen(tail));
 	if (r == 0 && fsync(fd) != 0)
 		r = -errno;
 	if (close(fd) != 0 && r == 0)
@@ -381,15 +421,16 @@ static int commit_file(struct files *fs, int which)
 	char backup[64];
 	int r = 0;
 
-	if (!f->next)
+	if (!f->next && !f->tail)
 		return 0;
 	snprintf(backup, sizeof(backup), "%s-", file_names[which]);
 	if (unlinkat(fs->etc, backup, 0) != 0 && errno != ENOENT)
 		r = -errno;
 	if (r == 0 && linkat(fs->etc, file_names[which], fs->etc, backup, 0) != 0)
-		r = write_as(fs->etc, backup, f->data, &f->st);
+		r = write_as(fs->etc, backup, f->data, NULL, &f->st);
 	if (r == 0)
-		r = write_as(fs->etc, file_names[which], f->next, &f->st);
+		r = write_as(fs->etc, file_names[which], f->next ? f->next : f->data, f->next ? NULL : f->tail,
+			     &f->st);
 	return r;
 }
 
@@ -440,6 +481,7 @@ static void release(struct files *fs)
 	for (int i = 0; i < F_COUNT; i++) {
 		free(fs->f[i].data);
 		free(fs->f[i].next);
+		free(fs->f[i].tail);
 	}
 	if (fs->etc >= 0)
 		close(fs->etc);
