@@ -1141,13 +1141,21 @@ static void test_application_killed_mid_dialogue(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM person WHERE state != 0 AND id_number < '1005'"), 0);
 }
 
-/* Not root: fail closed. Runs this binary again as nobody, through PAM. */
+/*
+ * Not root: fail closed. Runs this binary again as nobody, through PAM,
+ * with copies of the two objects where nobody can read them (the build may
+ * sit under /root).
+ */
 static void test_not_root_fails_closed(void **state)
 {
+	char cmd[PATH_MAX * 4];
 	pid_t pid;
 	int status;
 
 	(void)state;
+	snprintf(cmd, sizeof(cmd), "install -m 0755 %s/.libs/pam_activate.so %s/.libs/pam_activate_relay.so %s/",
+		 builddir, builddir, svcdir);
+	assert_int_equal(system(cmd), 0);
 	pid = fork();
 	if (pid == 0) {
 		unsetenv("PAM_WRAPPER_RUNTIME_DIR");	/* nobody cannot write in the sandbox */
@@ -1168,7 +1176,7 @@ static int as_nobody(void)
 	pam_handle_t *ph = NULL;
 	int rc;
 
-	if (pam_start("activate", "activate", &conv, &ph) != PAM_SUCCESS)
+	if (pam_start("activate-nobody", "activate", &conv, &ph) != PAM_SUCCESS)
 		return 99;
 	rc = pam_authenticate(ph, 0);
 	pam_end(ph, rc);
@@ -1203,6 +1211,9 @@ static void write_services(void)
 		 "account [success=ok ignore=ignore default=die] %s\naccount required pam_permit.so\n",
 		 so, conf, helper, so);
 	write_service("activate", text);
+	snprintf(text, sizeof(text), "auth required %s/pam_activate.so relay=%s/pam_activate_relay.so "
+		 "config=%s fail_delay=0\n", svcdir, svcdir, conf);
+	write_service("activate-nobody", text);
 	snprintf(text, sizeof(text),
 		 "auth [success=done ignore=ignore default=die] %s config=%s "
 		 "helper=%s/tests/module/activate-helper-faults fail_delay=0\n", so, conf, builddir);
