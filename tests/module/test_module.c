@@ -968,6 +968,12 @@ static void run_crowd(int n, bool same_person)
 				bool ok;
 
 				own_wrapper_dir();
+				/*
+				 * pam_wrapper's start-up races with itself (two processes
+				 * taking the same one-letter directory, and the loser
+				 * exits): 15 ms apart, the dialogues still all overlap.
+				 */
+				usleep((useconds_t)i * 15000);
 				rc = try_authenticate("activate", "activate", &s);
 				ok = rc == PAM_AUTH_ERR && strstr(s.log, "Your account is ready");
 				if (!ok && !same_person)	/* the parent prints it */
