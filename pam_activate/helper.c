@@ -151,6 +151,31 @@ static int run(const struct args *a, struct setup *s, int fd)
 	return out == DIALOGUE_ACTIVATED ? 0 : 1;
 }
 
+/*
+ * The caller's language. A lab machine often has only one locale generated;
+ * when the caller's is missing, C.UTF-8 keeps the text encoding and
+ * LANGUAGE still picks the catalogue (gettext ignores LANGUAGE in "C" only).
+ */
+static void set_language(void)
+{
+	const char *names[] = { "LC_ALL", "LC_MESSAGES", "LANG" };
+	const char *want = NULL;
+
+	bindtextdomain(ACTIVATE_TEXTDOMAIN, LOCALEDIR);
+	if (setlocale(LC_ALL, "") != NULL)
+		return;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && !want; i++) {
+		const char *v = getenv(names[i]);
+
+		if (v && *v)
+			want = v;
+	}
+	if (setlocale(LC_ALL, "C.UTF-8") == NULL)
+		return;
+	if (want && !getenv("LANGUAGE"))
+		setenv("LANGUAGE", want, 0);
+}
+
 static int is_seqpacket(int fd)
 {
 	int type = 0;
@@ -167,8 +192,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	harden();
-	setlocale(LC_ALL, "");
-	bindtextdomain(ACTIVATE_TEXTDOMAIN, LOCALEDIR);
+	set_language();
 	openlog("pam_activate", LOG_PID, LOG_AUTHPRIV);
 	if (parse_args(argc, argv, &a) != 0) {
 		fprintf(stderr, "usage: activate-helper [--service S] [--rhost H] [--tty T] "

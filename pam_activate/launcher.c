@@ -133,17 +133,31 @@ static int build_argv(pam_handle_t *pamh, const struct margs *a, const char **ar
 	return n;
 }
 
-/* The caller's language, if it looks like a locale name, and a fixed PATH. */
-static void build_env(char env[4][128], const char **envp)
+/* A locale name or a LANGUAGE list: short, and nothing a path could hide in. */
+static bool locale_like(const char *v)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@:-";
+
+	return v && *v && strlen(v) <= 64 && strspn(v, ok) == strlen(v) && !strstr(v, "..");
+}
+
+/*
+ * The caller's language and a fixed PATH. pam_env puts /etc/default/locale
+ * into the PAM environment, which is where the language of this login is;
+ * the application's own environment comes second.
+ */
+static void build_env(pam_handle_t *pamh, char env[4][128], const char **envp)
 {
 	static const char *const names[] = { "LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE" };
 	int n = 0;
 
 	envp[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (int i = 0; i < 4; i++) {
-		const char *v = getenv(names[i]);
+		const char *v = pam_getenv(pamh, names[i]);
 
-		if (!v || !*v || strlen(v) > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@:-") != strlen(v))
+		if (!locale_like(v))
+			v = getenv(names[i]);
+		if (!locale_like(v))
 			continue;
 		snprintf(env[i], sizeof(env[i]), "%s=%s", names[i], v);
 		envp[n++] = env[i];
@@ -295,7 +309,7 @@ static int run_helper(pam_handle_t *pamh, const struct margs *a, struct outcome 
 	pid_t pid;
 
 	build_argv(pamh, a, argv);
-	build_env(env, envp);
+	build_env(pamh, env, envp);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		pam_syslog(pamh, LOG_ERR, "socketpair: %m");
 		return -1;

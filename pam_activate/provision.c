@@ -219,19 +219,24 @@ static int choose_password(struct dialogue *d, const struct person *p, struct se
 
 static void closing(struct dialogue *d, const struct person *p, struct secrets *s)
 {
-	char email[PERSON_EMAIL_MAX + 64] = "", prompt[CONV_REPLY_MAX];
+	char address[PERSON_EMAIL_MAX + 64] = "", email[PERSON_EMAIL_MAX + 128] = "";
+	char host[HOST_NAME_MAX + 1] = "", prompt[CONV_REPLY_MAX];
 	const char *fmt = d->cfg->email_format;
 
 	if (p->email[0])
-		snprintf(email, sizeof(email), _("\nE-mail: %s"), p->email);
+		snprintf(address, sizeof(address), "%s", p->email);
 	else if (fmt[0] && strstr(fmt, "%u"))
-		snprintf(email, sizeof(email), "\nE-mail: %.*s%s%s", (int)(strstr(fmt, "%u") - fmt), fmt,
+		snprintf(address, sizeof(address), "%.*s%s%s", (int)(strstr(fmt, "%u") - fmt), fmt,
 			 p->username, strstr(fmt, "%u") + 2);
+	if (address[0])
+		snprintf(email, sizeof(email), _("\nE-mail: %s"), address);
 	conv_info(d->conv, _("Your account is ready.\nUsername: %s%s\nThese will not be shown again."),
 		  p->username, email);
+	if (gethostname(host, sizeof(host) - 1) != 0 || !text_is_hostname(host))
+		snprintf(host, sizeof(host), "%s", "this-host");
 	if (d->cfg->on_success == CONFIG_ON_SUCCESS_DENY)
-		conv_info(d->conv, _("Log in again with the username %s (over SSH: ssh %s@this-host)."),
-			  p->username, p->username);
+		conv_info(d->conv, _("Log in again with the username %s (over SSH: ssh %s@%s)."),
+			  p->username, p->username, host);
 	/* The last prompt carries the username: info after it can be lost. */
 	snprintf(prompt, sizeof(prompt), _("Your username is %s. Type it and press Enter to finish: "),
 		 p->username);

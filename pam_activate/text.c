@@ -37,6 +37,27 @@ bool text_is_digits(const char *s)
 	return true;
 }
 
+#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+
+bool text_is_hostname(const char *s)
+{
+	size_t label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (s[i] == '.' || s[i] == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-' || s[i - label] == '-')
+				return false;
+			label = 0;
+		} else if (strchr(HOST_CHARS, s[i]))
+			label++;
+		else
+			return false;
+	}
+	return true;
+}
+
 /* Length of the UTF-8 sequence starting with lead byte c, 0 if c cannot lead. */
 static size_t utf8_seq_len(unsigned char c)
 {

@@ -11,6 +11,9 @@ char *text_trim(char *s);
 /* True if s is non-empty and only ASCII digits 0-9. */
 bool text_is_digits(const char *s);
 
+/* True for a host name as RFC 1123 writes it: labels of letters, digits and '-'. */
+bool text_is_hostname(const char *s);
+
 /*
  * 0 if s[0..len) is valid UTF-8 without NUL, C0 or C1 control characters or
  * DEL; -EINVAL otherwise. Tab is refused too: no field we keep needs one.

@@ -735,6 +735,45 @@ static void test_terms_of_use(void **state)
 	assert_int_equal(sql_int("SELECT length(terms_hash) FROM person WHERE id_number = '1001'"), 64);
 }
 
+/*
+ * The caller's locale picks the language of the whole dialogue. The test
+ * helper's locale directory is the build tree. The second name is one no
+ * host has generated: the helper falls back to C.UTF-8 with LANGUAGE.
+ */
+static void test_norwegian(void **state)
+{
+	static const char *const locales[] = { "nb_NO.UTF-8", "nb_NO.UTF-8@never-generated" };
+	char extra[PATH_MAX + 64];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct script wrong = SCRIPT("1001", "5001", "99999999");
+		struct script s = ACTIVATE("1001", "5001", "11111111", "ja", "1", "olanordm");
+		int rc_wrong, rc;
+
+		reset(NULL);
+		put("etc/terms.txt", "Maskinene er til studiebruk.\n", 0644);
+		snprintf(extra, sizeof(extra), "terms_file = %s/root/etc/terms.txt\n", sandbox);
+		write_conf(extra);
+		setenv("LANG", locales[i], 1);
+		rc_wrong = authenticate("activate-faults", "activate", NULL, &wrong);
+		rc = authenticate("activate-faults", "activate", NULL, &s);
+		unsetenv("LANG");
+		assert_int_equal(rc_wrong, PAM_MAXTRIES);	/* max_tries = 1 */
+		expect_log(&wrong, "Aktivering av konto. Du trenger ID-nummeret");
+		expect_log(&wrong, "[prompt] ID-nummer: ");
+		expect_log(&wrong, "[prompt] Studentnummer: ");
+		expect_log(&wrong, "[secret] PIN-kode: ");
+		expect_log(&wrong, "Opplysningene du ga, stemmer ikke med det vi har registrert.");
+		assert_int_equal(rc, PAM_AUTH_ERR);	/* on_success=deny */
+		expect_log(&s, "[prompt] Skriv ja for \xc3\xa5 godta brukervilk\xc3\xa5rene: ");
+		expect_log(&s, "Velg et passord. Forslag:");
+		expect_log(&s, "Kontoen din er klar.\nBrukernavn: olanordm");
+		expect_log(&s, "[prompt] Brukernavnet ditt er olanordm. Skriv det");
+		assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);
+	}
+}
+
 static void test_skel_links_fifos_and_hard_links(void **state)
 {
 	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
@@ -1342,6 +1381,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),
+		cmocka_unit_test_setup(test_norwegian, reset),
 		cmocka_unit_test_setup(test_skel_links_fifos_and_hard_links, reset),
 		cmocka_unit_test_setup(test_uid_range_exhausted, reset),
 		cmocka_unit_test_setup(test_interrupted_then_finished, reset),

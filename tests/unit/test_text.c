@@ -67,6 +67,35 @@ static void test_is_digits(void **state)
 				 cases[i].want ? "true" : "false");
 }
 
+static void test_is_hostname(void **state)
+{
+	static const struct {
+		const char *s;
+		bool want;
+	} cases[] = {
+		{ "lab-pc17", true },
+		{ "login.uni.example", true },
+		{ "a", true },
+		{ "", false },
+		{ "-lab", false },
+		{ "lab-", false },
+		{ "lab..pc", false },
+		{ ".lab", false },
+		{ "lab.", false },
+		{ "lab pc", false },
+		{ "lab_pc", false },
+		{ "l\xc3\xa6" "b", false },	/* "læb" */
+		{ "lab;rm", false },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false },	/* 64 */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(cases); i++)
+		if (text_is_hostname(cases[i].s) != cases[i].want)
+			fail_msg("text_is_hostname(\"%s\") should be %s", cases[i].s,
+				 cases[i].want ? "true" : "false");
+}
+
 /* Literal with its length, so embedded NULs count. */
 #define B(s) s, sizeof(s) - 1
 
@@ -211,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_is_digits),
+		cmocka_unit_test(test_is_hostname),
 		cmocka_unit_test(test_utf8_printable),
 		cmocka_unit_test(test_utf8_printable_every_c0_c1),
 		cmocka_unit_test(test_utf8_printable_honours_len),
