@@ -21,25 +21,12 @@ finish() {
 }
 
 # --- the private system ---------------------------------------------------
-mount --make-rprivate / 2>/dev/null
-cp -a /etc "$work/etc" && mount --bind "$work/etc" /etc || { bad "private /etc"; finish; exit 1; }
-mkdir -p "$work/home" && mount --bind "$work/home" /home
-mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/log
-mkdir -p /run/sshd /run/pam_activate
-: >/var/log/wtmp; : >/var/log/lastlog; install -m 0600 /dev/null /var/log/btmp
-mkdir -m 0700 "$work/db"
-
-so="$build/.libs/pam_activate.so"
-args="relay=$build/.libs/pam_activate_relay.so helper=$build/activate-helper config=/etc/security/activate.conf fail_delay=0"
-# every path explicit: the build's compiled-in defaults may point under /usr/local
-cat >/etc/security/activate.conf <<CONF
-database = $work/db/activate.db
-pepper_file = /etc/security/activate.pepper
-run_dir = /run/pam_activate
+. "$here/private.sh"
+private_system "$work" || { bad "private /etc, /home, /run, /var/log"; finish; exit 1; }
+private_conf "$work" <<CONF
 pin_hash_cost = min
 max_attempts = 3
 throttle_failures = 1000
-email_format = %u@stud.example.edu
 CONF
 ctl="$build/activatectl --config /etc/security/activate.conf"
 cat >"$work/roster.csv" <<'CSV'
@@ -55,27 +42,13 @@ check bash -c "$ctl init && grep -q '^activate:.*nologin' /etc/passwd"
 $ctl import "$work/roster.csv" >/dev/null
 $ctl issue --pending --output "$work/pins.csv" 2>/dev/null
 pin() { awk -F, -v id="\"$1\"" '$1 == id { gsub(/"/, "", $5); print $5 }' "$work/pins.csv"; }
-
-# the PAM lines of conf/pam.d-sshd and conf/pam.d-login, with the build's paths
-for svc in sshd login; do
-	sed -i "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args" /etc/pam.d/$svc
-	sed -i "/^@include common-account/i account [success=ok ignore=ignore default=die] $so" /etc/pam.d/$svc
-done
+private_pam sshd login
 
 # an ordinary user who was there before
 useradd -m -s /bin/bash olduser && echo 'olduser:Gammel-Bruker-77' | chpasswd
 
 # --- sshd ---------------------------------------------------------------------
-port=$((20000 + RANDOM % 20000))
-ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
-{
-	printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/hostkey\nPidFile %s/sshd.pid\n' "$port" "$work" "$work"
-	printf 'UsePAM yes\nPasswordAuthentication yes\nLogLevel VERBOSE\n'
-	cat "$here/../../conf/sshd_config-activate"
-} >"$work/sshd_config"
-/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
-sshd_pid=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+private_sshd "$work" </dev/null || { bad "sshd starts"; finish; exit 1; }
 
 export port work
 sshx() { expect -f "$here/ssh.exp" "$@"; }
@@ -93,6 +66,8 @@ name="sshd: an ordinary user still logs in"
 check sshx login olduser Gammel-Bruker-77
 name="sshd: ssh -q still shows the username (it is in the last prompt)"
 check sshx quiet 4003 8003 "$(pin 4003)"
+name="sshd: keyboard-interactive is for the trigger user only"
+check sshx nokbdint olduser
 name="sshd: a password-only client fails closed"
 check sshx passwordonly
 name="sshd: the trigger user never gets a session"
