@@ -142,9 +142,10 @@ static bool locale_like(const char *v)
 }
 
 /*
- * The caller's language and a fixed PATH. pam_env puts /etc/default/locale
- * into the PAM environment, which is where the language of this login is;
- * the application's own environment comes second.
+ * The caller's language and a fixed PATH. An application that knows the
+ * language of this login may say so in the PAM environment; otherwise it is
+ * the application's own locale (pam_env fills the PAM environment only
+ * after authentication).
  */
 static void build_env(pam_handle_t *pamh, char env[4][128], const char **envp)
 {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "ctl.h"
 #include "import.h"
 #include "roster.h"
+#include "text.h"
 
 struct progress {
 	struct timespec start;
@@ -77,6 +79,15 @@ static int parse_delimiter(const char *arg, char *delim)
 	return 0;
 }
 
+/* 1-1024 written in digits: sscanf would take "-1" and "4x". */
+static int parse_jobs(const char *arg, unsigned *jobs)
+{
+	if (!text_is_digits(arg) || strlen(arg) > 4 || atoi(arg) < 1 || atoi(arg) > 1024)
+		return -EINVAL;
+	*jobs = (unsigned)atoi(arg);
+	return 0;
+}
+
 static int import_file(struct ctl *c, const char *path, char delim, struct import_opts *opts)
 {
 	char err[CONFIG_ERROR_MAX + 256];
@@ -128,7 +139,7 @@ int ctl_cmd_import(struct ctl *c, int argc, char **argv)
 			opts.update_pins = true;
 		else if (o == 'd' && parse_delimiter(optarg, &delim) == 0)
 			continue;
-		else if (o == 'j' && sscanf(optarg, "%u", &opts.workers) == 1 && opts.workers > 0)
+		else if (o == 'j' && parse_jobs(optarg, &opts.workers) == 0)
 			continue;
 		else
 			return ctl_usage("import");

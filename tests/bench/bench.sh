@@ -41,6 +41,12 @@ single_rate() {	# single_rate COST N: median single-thread hashes/s
 
 row() { printf '%-40s %4s %10s %6s %10s %10s %6s\n' "$@"; }
 
+# Every figure also goes into one summary table, printed last.
+summary() {	# summary FIGURE MEASURED PEER RATIO TARGET
+	printf '%-46s|%16s|%22s|%8s|%s\n' "$@" >>"$work/summary"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", a / b; else print "-" }'; }
+
 import_runs() {	# import_runs COST FILE RUNS [reimport]: median wall and CPU%
 	for _ in $(seq "$3"); do
 		sandbox "$1"
@@ -50,14 +56,16 @@ import_runs() {	# import_runs COST FILE RUNS [reimport]: median wall and CPU%
 	echo "$(cut -d' ' -f1 <"$work/runs" | median) $(cut -d' ' -f2 <"$work/runs" | median)"
 }
 
-figure() {	# figure LABEL COST FILE N RUNS RATE1 [reimport]
+figure() {	# figure LABEL COST FILE N RUNS RATE1 [reimport] [TARGET]
 	read -r wall cpu < <(import_runs "$2" "$3" "$5" "${7:-}")
 	rate=$(awk -v n="$4" -v w="$wall" 'BEGIN { printf "%.1f", n / w }')
 	if [ "${7:-}" = reimport ]; then
 		row "$1" "$5" "$wall" "$cpu" "$rate" "-" "-"
+		summary "$1, s" "$wall" "-" "-" "seconds"
 	else
 		ideal=$(awk -v c="$cores" -v r="$6" 'BEGIN { printf "%.1f", c * r }')
 		row "$1" "$5" "$wall" "$cpu" "$rate" "$ideal" "$(awk -v a="$rate" -v i="$ideal" 'BEGIN { printf "%.2f", a / i }')"
+		summary "$1, people/s" "$rate" "ideal $ideal" "$(ratio "$rate" "$ideal")" "$8"
 	fi
 }
 
@@ -72,8 +80,10 @@ echo "pam_activate bench: $cores cores, SIZE=$size, medians of the runs shown"
 echo "single-thread PIN hashes/s: min $rate_min, interactive $rate_int"
 echo
 row "figure" "runs" "wall s" "CPU %" "people/s" "ideal/s" "ratio"
-figure "import $size with PINs (cost min)" min "$work/big.csv" "$size" "$repeat" "$rate_min"
-figure "import $slow with PINs (interactive)" interactive "$work/slow.csv" "$slow" "$slow_repeat" "$rate_int"
+figure "import $size with PINs (cost min)" min "$work/big.csv" "$size" "$repeat" "$rate_min" "" \
+	"none: database-bound"
+figure "import $slow with PINs (interactive)" interactive "$work/slow.csv" "$slow" "$slow_repeat" "$rate_int" "" \
+	">= 0.90"
 figure "re-import $size unchanged (cost min)" min "$work/big.csv" "$size" "$repeat" "$rate_min" reimport
 echo
 echo "ideal = cores x single-thread hash rate; ratio = people/s / ideal (hash-bound target: 0.90 or better)"
@@ -96,6 +106,7 @@ printf '%-40s %12s %12s\n' "pam_permit only" "$plain" "$(awk -v a="$plain" -v b=
 printf '%-40s %12s %12s\n' "do-nothing module, then pam_permit" "$nothing" "1.000"
 printf '%-40s %12s %12s\n' "pam_activate, then pam_permit" "$act" "$(awk -v a="$act" -v b="$nothing" 'BEGIN { printf "%.3f", a / b }')"
 echo "(target: pam_activate within 5 % of the do-nothing module)"
+summary "ordinary login with pam_activate, us" "$act" "do-nothing $nothing" "$(ratio "$act" "$nothing")" "<= 1.05"
 
 # --- unknown ID number against a known one with a wrong PIN ----------------
 timing_runs=${BENCH_TIMING_RUNS:-21}
@@ -112,6 +123,8 @@ printf '%-40s %12s\n' "unknown ID number" "$unknown us"
 printf '%-40s %12s\n' "known ID number, wrong PIN" "$wrong us"
 printf '%-40s %12s\n' "ratio unknown / known" "$(awk -v a="$unknown" -v b="$wrong" 'BEGIN { printf "%.3f", a / b }')"
 echo "(target: within 2 %)"
+summary "failed dialogue, unknown ID number, ms" "$(awk -v a="$unknown" 'BEGIN { printf "%.1f", a / 1000 }')" \
+	"known ID $(awk -v a="$wrong" 'BEGIN { printf "%.1f", a / 1000 }')" "$(ratio "$unknown" "$wrong")" "0.98 - 1.02"
 
 # --- provisioning: one account into a system that already has many ---------
 adds=${BENCH_ADDS:-9}
@@ -155,6 +168,8 @@ for n in $((size / 100)) $((size / 10)) "$size"; do
 	else
 		own="not run"	# about 100 s an account here: it probes NSS id by id
 	fi
+	summary "provisioning at $n accounts, ms" "$ours" "floor $flr" "$(ratio "$ours" "$flr")" "<= 2"
+	summary "  useradd -u at $n accounts, ms" "$u" "ours $ours" "$(ratio "$u" "$ours")" "ours faster"
 	printf '%-10s %10s %10s %8s %16s %8s %16s\n' "$n" "$ours" "$flr" \
 		"$(awk -v a="$ours" -v b="$flr" 'BEGIN { printf "%.2f", a / b }')" "$u" \
 		"$(awk -v a="$u" -v b="$ours" 'BEGIN { if (a + 0 > 0) printf "%.1fx", a / b; else print "-" }')" "$own"
@@ -192,3 +207,33 @@ awk -v t="$total" -v c="$cheap" -v p="$pin_ms" -v w="$pwhash" -v f="$ours" 'BEGI
 }'
 echo "(target: everything else under 5 ms; it includes starting the helper, the database and"
 echo " three dialogue round trips, so the second line is the better measure)"
+summary "whole activation at $size accounts, ms" "$(awk -v t="$total" 'BEGIN { printf "%.1f", t / 1000 }')" "-" "-" "-"
+summary "  everything but hashes and files, ms" "$(awk -v c="$cheap" -v f="$ours" 'BEGIN { printf "%.1f", c / 1000 - f }')" \
+	"-" "-" "<= 5"
+
+# --- N people at once through the real sshd ---------------------------------
+crowd=${BENCH_CROWD:-20}
+echo
+echo "$crowd activations at once through the real sshd (pin_hash_cost interactive, max_concurrent_hashes $cores)"
+if [ "$(id -u)" = 0 ] && command -v expect >/dev/null && [ -x /usr/sbin/sshd ]; then
+	crowd_out="$work/crowd" build=$PWD here="$here/../system" \
+		unshare --mount --propagation private bash "$here/sshd-crowd.sh" "$crowd" || echo "(the crowd run failed)"
+	if [ -f "$work/crowd" ]; then
+		. "$work/crowd"
+		for k in default raised; do
+			eval "ok=\${crowd_${k}_ok} failed=\${crowd_${k}_failed} wall=\${crowd_${k}_wall} mib=\${crowd_${k}_sshd_mib}"
+			summary "$crowd at once via sshd, MaxStartups $k" "$ok ok, $failed failed" "$wall s, sshd ${mib} MiB" "-" \
+				"0 failed"
+		done
+	fi
+	echo "(sshd MiB: peak sum of PSS over all sshd processes; helper MiB: sampled every 100 ms. An"
+	echo " activating person stays unauthenticated for the whole dialogue, so sshd's MaxStartups counts them)"
+else
+	echo "not run: needs root, expect and /usr/sbin/sshd (scripts/setup installs them)"
+	summary "$crowd at once via sshd" "not run" "-" "-" "needs root"
+fi
+
+echo
+echo "summary: every figure above (medians; SIZE=$size, $cores cores)"
+printf '%-46s|%16s|%22s|%8s|%s\n' "figure" "measured" "peer, same run" "ratio" "target"
+cat "$work/summary"
