@@ -280,15 +280,20 @@ static int relay_loop(pam_handle_t *pamh, int fd, int timeout_ms, struct outcome
 /* Wait for the helper; after a grace period kill it. Never leave a zombie. */
 static void reap(pam_handle_t *pamh, pid_t pid, bool kill_now)
 {
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct timespec tick = { 0, 100 * 1000 };
+	long waited_ns = 0;
 	int status = 0;
 	pid_t w = 0;
 
-	for (int waited = 0; !kill_now && waited < REAP_GRACE_MS; waited += 10) {
+	/* The helper exits within a few ms of its result; the caller waits for this. */
+	while (!kill_now && waited_ns < REAP_GRACE_MS * 1000000L) {
 		w = waitpid(pid, &status, WNOHANG);
 		if (w != 0)
 			break;
 		nanosleep(&tick, NULL);
+		waited_ns += tick.tv_nsec;
+		if (tick.tv_nsec < 10 * 1000 * 1000)
+			tick.tv_nsec *= 2;
 	}
 	if (w == 0) {
 		kill(pid, SIGKILL);

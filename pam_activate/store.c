@@ -267,6 +267,7 @@ static int configure(struct store *st, char *err, size_t errlen)
 
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	r = exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+		     "PRAGMA journal_size_limit = 1048576; "
 		     "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF");
 	if (r)
 		snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
@@ -296,6 +297,15 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	r = configure(st, err, errlen);
 	if (r == 0)
 		r = run_migrations(st, err, errlen);
+	/*
+	 * Keep the -wal file when the last connection closes: it is still
+	 * checkpointed into the database and then cut to zero bytes (that is
+	 * what journal_size_limit does at close), so the .db alone stays
+	 * complete. Otherwise every helper creates it anew and pays for
+	 * syncing it and the directory.
+	 */
+	if (r == 0)
+		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &(int){ 1 });
 	if (r == 0)
 		r = prepare_all(st, err, errlen);
 	if (r)
