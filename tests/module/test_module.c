@@ -954,6 +954,40 @@ static void test_name_and_id_known_to_nss(void **state)
 }
 
 /* A full filesystem: the activation fails cleanly and the old files stay. */
+/*
+ * NSS knows more ids past UID_MIN than the files hold: the free id is past
+ * the first window of candidates (accounts.c), and is still found.
+ */
+static void test_ids_known_to_nss_past_one_window(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char path[PATH_MAX + 16];
+	char *passwd = NULL, *group = NULL;
+	size_t plen = 0, glen = 0;
+	FILE *p = open_memstream(&passwd, &plen), *g = open_memstream(&group, &glen);
+
+	(void)state;
+	fputs("root:x:0:0:root:/root:/bin/bash\n", p);
+	fputs("root:x:0:\n", g);
+	for (int id = 70000; id < 71500; id++) {
+		fprintf(p, "ldap%d:x:%d:%d::/home/ldap%d:/bin/sh\n", id, id, id, id);
+		fprintf(g, "ldap%d:x:%d:\n", id, id);
+	}
+	fclose(p);
+	fclose(g);
+	snprintf(path, sizeof(path), "%s/nss", sandbox);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/nss/passwd", sandbox);
+	tu_write_file(path, passwd, plen, 0644);
+	snprintf(path, sizeof(path), "%s/nss/group", sandbox);
+	tu_write_file(path, group, glen, 0644);
+	free(passwd);
+	free(group);
+	assert_int_equal(authenticate("activate-nss", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Username: olanordm");
+	expect_file_has("etc/passwd", "olanordm:x:71500:71500:");
+}
+
 static void test_full_filesystem(void **state)
 {
 	char root[PATH_MAX + 8];
@@ -1431,6 +1465,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_hook_gets_a_clean_environment, reset),
 		cmocka_unit_test_setup(test_name_and_id_known_to_nss, reset),
 		cmocka_unit_test_setup(test_init_creates_trigger_user, reset),
+		cmocka_unit_test_setup(test_ids_known_to_nss_past_one_window, reset),
 		cmocka_unit_test_setup(test_full_filesystem, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
