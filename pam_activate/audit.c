@@ -4,6 +4,7 @@
  * tell an intact trail from one with rows edited or taken out.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -89,4 +90,40 @@ int audit_record(struct store *st, int priority, const struct store_audit *ev)
 	if (r)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "audit trail: cannot append (%s)", store_errmsg(st));
 	return r;
+}
+
+struct walk {
+	struct audit_verdict *v;
+	unsigned char prev[32];
+};
+
+static int check_row(const struct store_audit_row *row, void *ctx)
+{
+	struct walk *w = ctx;
+	struct audit_verdict *v = w->v;
+	unsigned char want[32];
+	int64_t expected = v->rows ? v->last_seq + 1 : 1;
+
+	if (row->seq != expected && !v->missing_from) {
+		v->missing_from = expected;
+		v->missing_to = row->seq - 1;
+	}
+	audit_chain_hash(w->prev, &row->ev, want);
+	if ((!row->hash_ok || sodium_memcmp(want, row->hash, 32) != 0) && !v->broken_at)
+		v->broken_at = row->seq;
+	memcpy(w->prev, row->hash, 32);
+	if (!v->rows)
+		v->first_seq = row->seq;
+	v->rows++;
+	v->last_seq = row->seq;
+	v->last_at = row->ev.at;
+	return 0;
+}
+
+int audit_verify(struct store *st, struct audit_verdict *v)
+{
+	struct walk w = { .v = v };
+
+	memset(v, 0, sizeof(*v));
+	return store_audit_foreach(st, INT64_MIN, 0, check_row, &w);
 }

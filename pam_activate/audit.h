@@ -20,4 +20,18 @@ int audit_record(struct store *st, int priority, const struct store_audit *ev);
 void audit_chain_hash(const unsigned char prev[32], const struct store_audit *ev,
 		      unsigned char out[32]);
 
+/* What audit_verify found. */
+struct audit_verdict {
+	int64_t rows, first_seq, last_seq, last_at;
+	int64_t broken_at;	/* the first row whose hash does not follow, or 0 */
+	int64_t missing_from, missing_to;	/* the first gap in seq, or 0 */
+};
+
+/*
+ * Walk the whole trail, oldest first, recomputing the chain. Rows removed
+ * from the end leave no trace in a chain: compare last_seq and last_at
+ * with syslog. 0, or a database error.
+ */
+int audit_verify(struct store *st, struct audit_verdict *v);
+
 #endif

@@ -26,7 +26,7 @@ enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
 	ST_SET_PIN, ST_UNLOCK, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
-	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_RESERVE, ST_ACTIVATE,
+	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE,
 	ST_COUNT
 };
 
@@ -62,6 +62,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, person, username, service, rhost, tty, "
 		"result, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_AUDIT_ROWS] = "SELECT seq, at, event, person, username, service, rhost, tty, result, hash "
+		"FROM audit WHERE at >= ?1 AND (?2 = 0 OR person = ?2) ORDER BY seq",
 	[ST_RESERVE] = "UPDATE person SET username = ?2, state = 1, terms_accepted = ?3, "
 		"terms_hash = ?4, updated = ?5 WHERE rowid = ?1 AND state IN (0, 1)",
 	[ST_ACTIVATE] = "UPDATE person SET state = 2, uid = ?2, pin_spent = ?3, failures = 0, "
@@ -610,6 +612,8 @@ int store_audit_insert(struct store *st, const struct store_audit *a, const unsi
 	sqlite3_bind_text(s, 2, a->event, -1, SQLITE_TRANSIENT);
 	if (a->person > 0)
 		sqlite3_bind_int64(s, 3, a->person);
+	else
+		sqlite3_bind_null(s, 3);	/* a reset keeps the last row's person */
 	bind_text_or_null(s, 4, a->username);
 	bind_text_or_null(s, 5, a->service);
 	bind_text_or_null(s, 6, a->rhost);
@@ -617,6 +621,47 @@ int store_audit_insert(struct store *st, const struct store_audit *a, const unsi
 	sqlite3_bind_text(s, 8, a->result, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(s, 9, hash, 32, SQLITE_TRANSIENT);
 	return step_done(s);
+}
+
+static const char *column_text(sqlite3_stmt *s, int col)
+{
+	return (const char *)sqlite3_column_text(s, col);
+}
+
+static void read_audit_row(sqlite3_stmt *s, struct store_audit_row *row)
+{
+	row->seq = sqlite3_column_int64(s, 0);
+	row->ev.at = sqlite3_column_int64(s, 1);
+	row->ev.event = column_text(s, 2);
+	row->ev.person = sqlite3_column_int64(s, 3);
+	row->ev.username = column_text(s, 4);
+	row->ev.service = column_text(s, 5);
+	row->ev.rhost = column_text(s, 6);
+	row->ev.tty = column_text(s, 7);
+	row->ev.result = column_text(s, 8);
+	row->hash_ok = sqlite3_column_bytes(s, 9) == 32;
+	memset(row->hash, 0, sizeof(row->hash));
+	if (row->hash_ok)
+		memcpy(row->hash, sqlite3_column_blob(s, 9), 32);
+}
+
+int store_audit_foreach(struct store *st, int64_t since, int64_t person,
+			int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[ST_AUDIT_ROWS];
+	struct store_audit_row row;
+	int rc = SQLITE_DONE, r = 0;
+
+	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, person);
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_audit_row(s, &row);
+		r = cb(&row, ctx);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(s);
+	return r;
 }
 
 int store_person_reserve(struct store *st, const struct person *p)

@@ -5,6 +5,7 @@
 #ifndef ACTIVATE_STORE_H
 #define ACTIVATE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,18 @@ struct store_audit {
 /* The hash of the newest audit row (all zero, and *empty, for none). */
 int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty);
 int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32]);
+
+/* An audit row as stored; its strings live until the callback returns. */
+struct store_audit_row {
+	int64_t seq;
+	struct store_audit ev;
+	unsigned char hash[32];
+	bool hash_ok;		/* the stored hash had 32 bytes */
+};
+
+/* Call cb for the audit rows at or after since (a time) of person (0: all), oldest first. */
+int store_audit_foreach(struct store *st, int64_t since, int64_t person,
+			int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx);
 
 /* Call cb for every person (state < 0) or those in one state, in ID-number order. */
 int store_person_foreach(struct store *st, int state,

@@ -38,5 +38,40 @@ expect 1 add --id-number 3	# a field error names the field
 [ "$(ctl list | grep -c Nordmann)" = 0 ] || { echo "FAIL: a refused command imported someone"; fail=1; }
 expect 0 import --jobs 2 "$tmp/roster.csv"
 [ "$(ctl list | grep -c Nordmann)" = 1 ] || { echo "FAIL: import --jobs 2 did not import"; fail=1; }
+
+# set: the prerequisites by hand, each value checked
+expect 2 set 1
+expect 2 set --programme Maths
+expect 2 set 1 --fee-paid-on 2026-02-30
+expect 2 set 1 --fee-paid-on tomorrow
+expect 2 set 1 --kind alien
+expect 2 set 1 --programme "$(printf 'Bad\001name')"
+expect 2 set 1 --programme "$(head -c 200 /dev/zero | tr '\0' x)"
+expect 1 set 999 --kind exchange
+expect 0 set 1 --programme Physics --fee-paid-on "" --kind exchange
+ctl show 1 | grep -q 'Physics' || { echo "FAIL: set did not change the programme"; fail=1; }
+
+# the audit trail: the administrator's changes are in it, and it verifies
+expect 0 unlock 1
+for bad in 2026-13-01 yesterday 2026-02-30 ""; do
+	expect 2 audit --since "$bad"
+done
+expect 2 audit --verify --person 1
+expect 2 audit --verify --since 2026-01-01
+expect 2 audit extra
+expect 1 audit --person 999
+expect 0 audit --verify
+expect 0 audit --since 2000-01-01 --person 1
+ctl audit | grep -q ' import .*1 added' || { echo "FAIL: the import is not in the audit trail"; fail=1; }
+ctl audit --person 1 | grep -q ' set .*kind=exchange' || { echo "FAIL: the set is not in the audit trail"; fail=1; }
+ctl audit --person 1 | grep -q ' unlock .*service=activatectl' ||
+	{ echo "FAIL: the unlock is not in the audit trail"; fail=1; }
+ctl audit --json | jq -e '.[0].seq == 1 and .[0].event == "import"' >/dev/null ||
+	{ echo "FAIL: audit --json"; fail=1; }
+ctl audit --verify --json | jq -e '.intact == true' >/dev/null ||
+	{ echo "FAIL: audit --verify --json"; fail=1; }
+sqlite3 "$tmp/db/activate.db" "DROP TRIGGER audit_append_only_u; UPDATE audit SET result = 'x' WHERE seq = 1"
+expect 1 audit --verify
+grep -q 'row 1 does not follow the chain' "$tmp/out" || { echo "FAIL: the edited row was not named"; fail=1; }
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

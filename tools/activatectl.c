@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "accounts.h"
+#include "audit.h"
 #include "ctl.h"
 #include "logindefs.h"
 #include "secret.h"
@@ -35,6 +37,8 @@ static const struct command commands[] = {
 	{ "list", ctl_cmd_list, "list [--state STATE] [--json]" },
 	{ "stats", ctl_cmd_stats, "stats [--json]" },
 	{ "unlock", ctl_cmd_unlock, "unlock KEY" },
+	{ "set", ctl_cmd_set, "set KEY [--programme P] [--fee-paid-on YYYY-MM-DD|\"\"] [--kind K]" },
+	{ "audit", ctl_cmd_audit, "audit [--since YYYY-MM-DD] [--person KEY] [--json] | audit --verify [--json]" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -104,6 +108,25 @@ int ctl_find(struct ctl *c, const char *key, struct person *p)
 	else if (r)
 		ctl_error("%s: %s", key, store_errmsg(c->st));
 	return r ? -1 : 0;
+}
+
+int ctl_dump_json(json_t *j)
+{
+	int r = json_dumpf(j, stdout, JSON_INDENT(2));
+
+	putchar('\n');
+	json_decref(j);
+	return r == 0 ? CTL_OK : CTL_FAIL;
+}
+
+void ctl_audit(struct ctl *c, const char *event, const struct person *p, const char *result)
+{
+	struct store_audit ev = {
+		.event = event, .person = p ? p->rowid : 0, .username = p && p->username[0] ? p->username : NULL,
+		.service = "activatectl", .result = result,
+	};
+
+	audit_record(c->st, LOG_NOTICE, &ev);
 }
 
 /* mkdir -p, the last component with mode, the ones above 0755. */

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "store.h"
 
@@ -42,5 +44,13 @@ int ctl_cmd_show(struct ctl *c, int argc, char **argv);
 int ctl_cmd_list(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 int ctl_cmd_unlock(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
+int ctl_cmd_set(struct ctl *c, int argc, char **argv);
+
+/* Print j indented on stdout and free it; CTL_OK or CTL_FAIL. */
+int ctl_dump_json(json_t *j);
+
+/* An administrator's change in the audit trail (and syslog); p may be NULL. */
+void ctl_audit(struct ctl *c, const char *event, const struct person *p, const char *result);
 
 #endif

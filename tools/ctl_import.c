@@ -65,6 +65,13 @@ static int run_import(struct ctl *c, struct roster *roster, const char *name,
 		return CTL_FAIL;
 	}
 	print_report(&rep, opts->dry_run);
+	if (!opts->dry_run && rep.added + rep.updated > 0) {
+		char result[128];
+
+		snprintf(result, sizeof(result), "%zu added, %zu updated, %zu PINs", rep.added, rep.updated,
+			 rep.pins);
+		ctl_audit(c, "import", NULL, result);
+	}
 	return CTL_OK;
 }
 

@@ -146,7 +146,21 @@ static int collect(struct ctl *c, int argc, char **argv, bool pending, struct ro
 	return 0;
 }
 
-static int issue(struct ctl *c, struct roster *r, const char *output)
+/* A row a person the help desk named; one row for a whole --pending batch. */
+static void audit_issue(struct ctl *c, const struct roster *r, bool pending)
+{
+	char result[64];
+
+	if (pending) {
+		snprintf(result, sizeof(result), "%zu new PINs (--pending)", r->count);
+		ctl_audit(c, "issue", NULL, result);
+		return;
+	}
+	for (size_t i = 0; i < r->count; i++)
+		ctl_audit(c, "issue", &r->rows[i].person, "new PIN");
+}
+
+static int issue(struct ctl *c, struct roster *r, const char *output, bool pending)
 {
 	struct import_opts opts = { .workers = 0 };
 	FILE *f;
@@ -165,6 +179,7 @@ static int issue(struct ctl *c, struct roster *r, const char *output)
 		}
 		return CTL_FAIL;
 	}
+	audit_issue(c, r, pending);
 	if (print_pins(f, r) != 0 || (output && (fsync(fileno(f)) != 0 || fclose(f) != 0))) {
 		ctl_error("the new PINs are in force but could not all be written out: issue them again");
 		return CTL_FAIL;
@@ -197,7 +212,7 @@ int ctl_cmd_issue(struct ctl *c, int argc, char **argv)
 	if (pending == (optind < argc))
 		return ctl_usage("issue");
 	if (collect(c, argc, argv, pending, &r) == 0)
-		rc = issue(c, &r, output);
+		rc = issue(c, &r, output, pending);
 	roster_free(&r);
 	return rc;
 }

@@ -94,6 +94,7 @@ int ctl_cmd_unlock(struct ctl *c, int argc, char **argv)
 		store_rollback(c->st);
 		return CTL_FAIL;
 	}
+	ctl_audit(c, "unlock", &p, "ok");
 	printf("%s: unlocked; failure count cleared\n", p.id_number);
 	return CTL_OK;
 }
@@ -157,15 +158,6 @@ static int list_one(const struct person *p, void *ctx)
 	return 0;
 }
 
-static int dump_json(json_t *j)
-{
-	int r = json_dumpf(j, stdout, JSON_INDENT(2));
-
-	putchar('\n');
-	json_decref(j);
-	return r == 0 ? CTL_OK : CTL_FAIL;
-}
-
 static int parse_list_opts(int argc, char **argv, int *state, bool *json)
 {
 	static const struct option options[] = {
@@ -205,7 +197,7 @@ int ctl_cmd_list(struct ctl *c, int argc, char **argv)
 		json_decref(lc.array);
 		return CTL_FAIL;
 	}
-	return json ? dump_json(lc.array) : CTL_OK;
+	return json ? ctl_dump_json(lc.array) : CTL_OK;
 }
 
 struct stats {
@@ -276,7 +268,7 @@ int ctl_cmd_stats(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	if (json)
-		return dump_json(stats_json(&s));
+		return ctl_dump_json(stats_json(&s));
 	print_stats(&s);
 	return CTL_OK;
 }

@@ -1,0 +1,103 @@
+/*
+ * ctl_change.c: activatectl set: the help desk corrects a person's
+ * programme, fee date or kind by hand (say, having seen the receipt of a
+ * fee the student system has not registered yet). The student system stays
+ * the source: the next import that carries the person brings its values
+ * back.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "text.h"
+
+struct change {
+	const char *programme, *fee_paid_on;
+	int kind;		/* -1: unchanged */
+};
+
+static int check_programme(const char *v)
+{
+	if (strlen(v) >= PERSON_NAME_MAX) {
+		ctl_error("--programme: too long (at most %d bytes)", PERSON_NAME_MAX - 1);
+		return -1;
+	}
+	if (text_check_utf8_printable(v, strlen(v)) != 0) {
+		ctl_error("--programme: not printable UTF-8");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_change(int argc, char **argv, struct change *ch)
+{
+	static const struct option options[] = {
+		{ "programme", required_argument, NULL, 'p' },
+		{ "fee-paid-on", required_argument, NULL, 'f' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "p:f:k:", options, NULL)) != -1) {
+		if (o == 'p' && check_programme(optarg) == 0)
+			ch->programme = optarg;
+		else if (o == 'f' && (!optarg[0] || text_is_date(optarg)))
+			ch->fee_paid_on = optarg;
+		else if (o == 'k' && person_kind_parse(optarg, &ch->kind) == 0)
+			continue;
+		else {
+			if (o == 'f')
+				ctl_error("--fee-paid-on: expected a date YYYY-MM-DD, or \"\" to clear it");
+			else if (o == 'k')
+				ctl_error("--kind: expected student, exchange or employee");
+			return -1;
+		}
+	}
+	if (!ch->programme && !ch->fee_paid_on && ch->kind < 0)
+		return -1;
+	return optind == argc - 1 ? 0 : -1;
+}
+
+static void apply(const struct change *ch, struct person *p, char *what, size_t len)
+{
+	size_t n = 0;
+
+	if (ch->programme) {
+		snprintf(p->programme, sizeof(p->programme), "%s", ch->programme);
+		n += (size_t)snprintf(what + n, len - n, "programme=%s ", ch->programme);
+	}
+	if (ch->fee_paid_on && n < len) {
+		snprintf(p->fee_paid_on, sizeof(p->fee_paid_on), "%s", ch->fee_paid_on);
+		n += (size_t)snprintf(what + n, len - n, "fee_paid_on=%s ",
+				      ch->fee_paid_on[0] ? ch->fee_paid_on : "(none)");
+	}
+	if (ch->kind >= 0 && n < len) {
+		p->kind = ch->kind;
+		n += (size_t)snprintf(what + n, len - n, "kind=%s ", person_kind_name(ch->kind));
+	}
+	if (n > 0 && n <= len)
+		what[n - 1] = '\0';
+}
+
+int ctl_cmd_set(struct ctl *c, int argc, char **argv)
+{
+	struct change ch = { .kind = -1 };
+	char what[2 * PERSON_NAME_MAX];
+	struct person p;
+
+	if (parse_change(argc, argv, &ch) != 0)
+		return ctl_usage("set");
+	if (ctl_find(c, argv[optind], &p) != 0)
+		return CTL_FAIL;
+	apply(&ch, &p, what, sizeof(what));
+	if (store_begin(c->st) != 0 || store_person_update_roster(c->st, &p) != 0 || store_commit(c->st) != 0) {
+		ctl_error("%s: %s; nothing was changed", argv[optind], store_errmsg(c->st));
+		store_rollback(c->st);
+		return CTL_FAIL;
+	}
+	ctl_audit(c, "set", &p, what);
+	printf("%s: %s (until an import brings the roster's values)\n", p.id_number, what);
+	return CTL_OK;
+}
