@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <pwquality.h>
 #include <sodium.h>
@@ -101,6 +102,11 @@ static int passphrase(const struct words *ws, char *out, size_t size)
 	return 0;
 }
 
+bool password_wordlist_found(void)
+{
+	return access(WORDLIST, R_OK) == 0;
+}
+
 int password_suggest(char (*out)[PASSWORD_MAX], unsigned n)
 {
 	struct words ws;
@@ -166,7 +172,8 @@ int password_check(const struct config *cfg, const char *pw, const char *user,
 	if (score < 0) {
 		pwquality_strerror(reason, size, score, aux);
 		r = -EINVAL;
-	} else if (strstr(pw, p->id_number) || strstr(pw, p->student_number)) {
+	} else if ((p->id_number[0] && strstr(pw, p->id_number)) ||
+		   (p->student_number[0] && strstr(pw, p->student_number))) {
 		snprintf(reason, size, "it contains your ID number or student number");
 		r = -EINVAL;
 	}

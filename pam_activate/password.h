@@ -6,6 +6,7 @@
 #ifndef ACTIVATE_PASSWORD_H
 #define ACTIVATE_PASSWORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -20,6 +21,9 @@
  * '-' (at least 60 bits), or 14 random letters and digits without one.
  */
 int password_suggest(char (*out)[PASSWORD_MAX], unsigned n);
+
+/* Whether the word list for suggestions is there. */
+bool password_wordlist_found(void);
 
 /*
  * 0 if pw meets the policy for user and p; otherwise reason says why in

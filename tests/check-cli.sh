@@ -73,5 +73,23 @@ ctl audit --verify --json | jq -e '.intact == true' >/dev/null ||
 sqlite3 "$tmp/db/activate.db" "DROP TRIGGER audit_append_only_u; UPDATE audit SET result = 'x' WHERE seq = 1"
 expect 1 audit --verify
 grep -q 'row 1 does not follow the chain' "$tmp/out" || { echo "FAIL: the edited row was not named"; fail=1; }
+# check: one line a check; the build's helper is not installed, so it fails
+expect 2 check extra
+expect 1 check
+for want in '^ok  .*configuration' '^ok  .*database' '^ok  .*pepper' '^ok  .*trigger user activate' \
+	'^ok  .*password policy accepts' \
+	'^FAIL .*helper ' '^warn .*no PAM service'; do
+	grep -q "$want" "$tmp/out" || { echo "FAIL: check printed no line like '$want':"; sed 's/^/    /' "$tmp/out"; fail=1; }
+done
+mkdir -p "$tmp/root/etc/pam.d" "$tmp/root/etc/ssh/sshd_config.d"
+printf '# auth required pam_activate.so\n' >"$tmp/root/etc/pam.d/login"
+printf 'auth [success=done ignore=ignore default=die] pam_activate.so\n' >"$tmp/root/etc/pam.d/sshd"
+expect 1 check
+grep -q '^ok  .*PAM services using pam_activate.so: sshd$' "$tmp/out" || { echo "FAIL: check: PAM services"; fail=1; }
+grep -q '^FAIL .*no file in .*Match User activate' "$tmp/out" || { echo "FAIL: check: no sshd snippet"; fail=1; }
+cp "${top_srcdir:-.}/conf/sshd_config-activate" "$tmp/root/etc/ssh/sshd_config.d/activate.conf"
+expect 1 check
+grep -q '^ok  .*sshd snippet for activate: activate.conf' "$tmp/out" || { echo "FAIL: check: sshd snippet"; fail=1; }
+
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

@@ -38,6 +38,7 @@ static const struct command commands[] = {
 	{ "stats", ctl_cmd_stats, "stats [--json]" },
 	{ "unlock", ctl_cmd_unlock, "unlock KEY" },
 	{ "set", ctl_cmd_set, "set KEY [--programme P] [--fee-paid-on YYYY-MM-DD|\"\"] [--kind K]" },
+	{ "check", ctl_cmd_check, "check" },
 	{ "audit", ctl_cmd_audit, "audit [--since YYYY-MM-DD] [--person KEY] [--json] | audit --verify [--json]" },
 };
 
