@@ -623,6 +623,84 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	return r;
 }
 
+/* name's shadow line with the password locked ('!' and expired on day 1) or unlocked. */
+static int lock_line(const char *line, bool locked, char *out, size_t len, char *err, size_t errlen)
+{
+	char copy[4096], *field[9], *hash, *f = copy;
+	const char *eol = strchr(line, '\n');
+	size_t n = eol ? (size_t)(eol - line) : strlen(line);
+	int count;
+
+	if (n >= sizeof(copy)) {
+		snprintf(err, errlen, "shadow: the entry is too long");
+		return -EINVAL;
+	}
+	memcpy(copy, line, n);
+	copy[n] = '\0';
+	for (count = 0; f && count < 9; count++) {
+		field[count] = f;
+		f = strchr(f, ':');
+		if (f)
+			*f++ = '\0';
+	}
+	if (count != 9 || f) {
+		snprintf(err, errlen, "shadow: the entry is malformed");
+		return -EINVAL;
+	}
+	hash = field[1];
+	while (!locked && hash[0] == '!')
+		hash++;
+	if (!locked && !hash[0]) {
+		snprintf(err, errlen, "shadow: no password behind the lock; issue a new PIN instead");
+		return -EINVAL;
+	}
+	snprintf(out, len, "%s:%s%s:%s:%s:%s:%s:%s:%s:%s\n", field[0], locked && hash[0] != '!' ? "!" : "", hash,
+		 field[2], field[3], field[4], field[5], field[6], locked ? "1" : "", field[8]);
+	return 0;
+}
+
+static int relock_shadow(struct files *fs, const char *name, bool locked, char *err, size_t errlen)
+{
+	char line[4200];
+	const char *at;
+	int r = load(fs, F_SHADOW);
+
+	if (r) {
+		snprintf(err, errlen, "reading shadow: %s", strerror(-r));
+		return r;
+	}
+	at = entry_of(&fs->f[F_SHADOW], name);
+	if (!at) {
+		snprintf(err, errlen, "shadow: no entry for %s", name);
+		return -ENOENT;
+	}
+	r = lock_line(at, locked, line, sizeof(line), err, errlen);
+	if (r == 0)
+		r = replace_line(&fs->f[F_SHADOW], name, line);
+	if (r == 0)
+		r = commit_all(fs, err, errlen);
+	return r;
+}
+
+int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen)
+{
+	struct files fs = { .etc = open_etc(cfg) };
+	int lockfd = -1, r = 0;
+
+	if (fs.etc < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
+	}
+	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
+		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
+	if (r == 0)
+		r = relock_shadow(&fs, name, locked, err, errlen);
+	if (lockfd >= 0)
+		close(lockfd);
+	release(&fs);
+	return r;
+}
+
 struct account_names {
 	struct acfile passwd, group;
 };

@@ -36,6 +36,13 @@ struct account {
 int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
 		       char *err, size_t errlen);
 
+/*
+ * Lock name's account (revoked: a '!' before the hash and expired on day 1,
+ * so that keys and other methods fail in pam_unix's account check too) or
+ * unlock it (both undone), in sysroot's shadow, atomically as above.
+ */
+int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen);
+
 /* True if name is a user or group in sysroot's files or known to NSS. */
 bool accounts_name_taken(const struct config *cfg, const char *name);
 

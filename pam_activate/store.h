@@ -54,6 +54,9 @@ int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int6
 /* Clear the lock and the failure count (the help desk's unlock). */
 int store_person_unlock(struct store *st, int64_t rowid);
 
+/* Set a person's state (revoke, restore); other fields are left alone. */
+int store_person_set_state(struct store *st, int64_t rowid, int state);
+
 /* The failure counters and lock of a person, as the dialogue decided them. */
 int store_person_set_failures(struct store *st, const struct person *p);
 

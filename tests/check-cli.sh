@@ -73,6 +73,28 @@ ctl audit --verify --json | jq -e '.intact == true' >/dev/null ||
 sqlite3 "$tmp/db/activate.db" "DROP TRIGGER audit_append_only_u; UPDATE audit SET result = 'x' WHERE seq = 1"
 expect 1 audit --verify
 grep -q 'row 1 does not follow the chain' "$tmp/out" || { echo "FAIL: the edited row was not named"; fail=1; }
+# revoke and restore: the state, and the account locked and expired in shadow, or both undone
+line='olanordm:$y$j9T$abc$def:20000:0:99999:7:::'
+printf 'olanordm:x:70000:70000:Ola Nordmann:/home/olanordm:/bin/bash\n' >>"$tmp/root/etc/passwd"
+printf '%s\n' "$line" >>"$tmp/root/etc/shadow"
+sqlite3 "$tmp/db/activate.db" "UPDATE person SET state = 2, uid = 70000, username = 'olanordm' WHERE id_number = '1'"
+expect 2 revoke
+expect 2 restore 1 2
+expect 1 restore 1
+expect 0 revoke 1
+grep -qx 'olanordm:!$y$j9T$abc$def:20000:0:99999:7::1:' "$tmp/root/etc/shadow" ||
+	{ echo "FAIL: revoke did not lock and expire the account"; fail=1; }
+ctl show 1 | grep -q 'revoked' || { echo "FAIL: revoke did not change the state"; fail=1; }
+expect 0 revoke 1
+expect 0 restore 1
+grep -qx "$line" "$tmp/root/etc/shadow" || { echo "FAIL: restore did not give the shadow line back"; fail=1; }
+ctl show 1 | grep -q 'active' || { echo "FAIL: restore did not make the person active again"; fail=1; }
+sed -i '/^olanordm:/d' "$tmp/root/etc/shadow"
+expect 1 revoke 1
+ctl show 1 | grep -q 'active' || { echo "FAIL: a revoke that could not lock the account changed the state"; fail=1; }
+printf '%s\n' "$line" >>"$tmp/root/etc/shadow"
+ctl audit --person 1 | grep -q ' revoke .*account locked' || { echo "FAIL: revoke is not in the audit trail"; fail=1; }
+
 # check: one line a check; the build's helper is not installed, so it fails
 expect 2 check extra
 expect 1 check

@@ -47,6 +47,8 @@ int ctl_cmd_unlock(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 int ctl_cmd_set(struct ctl *c, int argc, char **argv);
 int ctl_cmd_check(struct ctl *c, int argc, char **argv);
+int ctl_cmd_revoke(struct ctl *c, int argc, char **argv);
+int ctl_cmd_restore(struct ctl *c, int argc, char **argv);
 
 /* Print j indented on stdout and free it; CTL_OK or CTL_FAIL. */
 int ctl_dump_json(json_t *j);

@@ -1,14 +1,17 @@
 /*
- * ctl_change.c: activatectl set: the help desk corrects a person's
+ * ctl_change.c: what the help desk changes about one person. set: the
  * programme, fee date or kind by hand (say, having seen the receipt of a
- * fee the student system has not registered yet). The student system stays
- * the source: the next import that carries the person brings its values
- * back.
+ * fee the student system has not registered yet); the student system stays
+ * the source, and the next import that carries the person brings its values
+ * back. revoke and restore: no activation, and the local account locked
+ * (or both undone).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "ctl.h"
 #include "text.h"
 
@@ -99,5 +102,67 @@ int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 	}
 	ctl_audit(c, "set", &p, what);
 	printf("%s: %s (until an import brings the roster's values)\n", p.id_number, what);
+	return CTL_OK;
+}
+
+/*
+ * The new state in the database and the account files in one go: the
+ * database change is committed only if the files changed.
+ */
+static int change_state(struct ctl *c, const struct person *p, int state, bool lock)
+{
+	char err[512] = "";
+	int r = store_begin(c->st);
+
+	if (r == 0)
+		r = store_person_set_state(c->st, p->rowid, state);
+	if (r == 0 && p->uid > 0 && p->username[0] && accounts_set_locked(&c->cfg, p->username, lock, err, sizeof(err)) != 0)
+		r = -EIO;
+	if (r == 0)
+		r = store_commit(c->st);
+	if (r) {
+		ctl_error("%s: %s; nothing was changed", p->id_number, err[0] ? err : store_errmsg(c->st));
+		store_rollback(c->st);
+	}
+	return r;
+}
+
+int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
+{
+	struct person p;
+
+	if (argc != 2)
+		return ctl_usage("revoke");
+	if (ctl_find(c, argv[1], &p) != 0)
+		return CTL_FAIL;
+	if (p.state == PERSON_REVOKED) {
+		printf("%s: already revoked\n", p.id_number);
+		return CTL_OK;
+	}
+	if (change_state(c, &p, PERSON_REVOKED, true) != 0)
+		return CTL_FAIL;
+	ctl_audit(c, "revoke", &p, p.uid > 0 ? "revoked; account locked" : "revoked");
+	printf("%s: revoked%s\n", p.id_number, p.uid > 0 ? "; the account is locked and expired" : "");
+	return CTL_OK;
+}
+
+int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
+{
+	struct person p;
+	int state;
+
+	if (argc != 2)
+		return ctl_usage("restore");
+	if (ctl_find(c, argv[1], &p) != 0)
+		return CTL_FAIL;
+	if (p.state != PERSON_REVOKED) {
+		ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
+		return CTL_FAIL;
+	}
+	state = p.uid > 0 ? PERSON_ACTIVE : PERSON_PENDING;
+	if (change_state(c, &p, state, false) != 0)
+		return CTL_FAIL;
+	ctl_audit(c, "restore", &p, p.uid > 0 ? "active; account unlocked" : "pending");
+	printf("%s: %s\n", p.id_number, p.uid > 0 ? "active again; the account is unlocked" : "pending again");
 	return CTL_OK;
 }
