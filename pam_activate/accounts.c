@@ -623,15 +623,21 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	return r;
 }
 
-/* name's shadow line with the password locked ('!' and expired on day 1) or unlocked. */
-static int lock_line(const char *line, bool locked, char *out, size_t len, char *err, size_t errlen)
+/* What to change in a shadow entry. */
+struct shadow_edit {
+	enum { SHADOW_LOCK, SHADOW_UNLOCK, SHADOW_PASSWORD } what;
+	const char *hash;	/* SHADOW_PASSWORD */
+};
+
+/* Split a shadow line into its nine fields, in copy. */
+static int shadow_fields(const char *line, char *copy, size_t size, char *field[9], char *err, size_t errlen)
 {
-	char copy[4096], *field[9], *hash, *f = copy;
 	const char *eol = strchr(line, '\n');
 	size_t n = eol ? (size_t)(eol - line) : strlen(line);
+	char *f = copy;
 	int count;
 
-	if (n >= sizeof(copy)) {
+	if (n >= size) {
 		snprintf(err, errlen, "shadow: the entry is too long");
 		return -EINVAL;
 	}
@@ -647,19 +653,40 @@ static int lock_line(const char *line, bool locked, char *out, size_t len, char 
 		snprintf(err, errlen, "shadow: the entry is malformed");
 		return -EINVAL;
 	}
-	hash = field[1];
-	while (!locked && hash[0] == '!')
-		hash++;
-	if (!locked && !hash[0]) {
-		snprintf(err, errlen, "shadow: no password behind the lock; issue a new PIN instead");
-		return -EINVAL;
-	}
-	snprintf(out, len, "%s:%s%s:%s:%s:%s:%s:%s:%s:%s\n", field[0], locked && hash[0] != '!' ? "!" : "", hash,
-		 field[2], field[3], field[4], field[5], field[6], locked ? "1" : "", field[8]);
 	return 0;
 }
 
-static int relock_shadow(struct files *fs, const char *name, bool locked, char *err, size_t errlen)
+/*
+ * The edited line. Locked: '!' before the hash and expired on day 1;
+ * unlocked: both undone; a new password: the hash and today's date of the
+ * last change.
+ */
+static int edit_line(const char *line, const struct shadow_edit *e, char *out, size_t len, char *err, size_t errlen)
+{
+	char copy[4096], *field[9], lastchg[24];
+	const char *hash, *lock = "", *expire;
+	int r = shadow_fields(line, copy, sizeof(copy), field, err, errlen);
+
+	if (r)
+		return r;
+	hash = e->what == SHADOW_PASSWORD ? e->hash : field[1];
+	while (e->what == SHADOW_UNLOCK && hash[0] == '!')
+		hash++;
+	if (e->what == SHADOW_UNLOCK && !hash[0]) {
+		snprintf(err, errlen, "shadow: no password behind the lock; issue a new PIN instead");
+		return -EINVAL;
+	}
+	if (e->what == SHADOW_LOCK && hash[0] != '!')
+		lock = "!";
+	expire = e->what == SHADOW_LOCK ? "1" : e->what == SHADOW_UNLOCK ? "" : field[7];
+	snprintf(lastchg, sizeof(lastchg), "%ld", (long)(time(NULL) / 86400));
+	snprintf(out, len, "%s:%s%s:%s:%s:%s:%s:%s:%s:%s\n", field[0], lock, hash,
+		 e->what == SHADOW_PASSWORD ? lastchg : field[2], field[3], field[4], field[5], field[6], expire,
+		 field[8]);
+	return 0;
+}
+
+static int edit_shadow(struct files *fs, const char *name, const struct shadow_edit *e, char *err, size_t errlen)
 {
 	char line[4200];
 	const char *at;
@@ -674,7 +701,7 @@ static int relock_shadow(struct files *fs, const char *name, bool locked, char *
 		snprintf(err, errlen, "shadow: no entry for %s", name);
 		return -ENOENT;
 	}
-	r = lock_line(at, locked, line, sizeof(line), err, errlen);
+	r = edit_line(at, e, line, sizeof(line), err, errlen);
 	if (r == 0)
 		r = replace_line(&fs->f[F_SHADOW], name, line);
 	if (r == 0)
@@ -682,7 +709,8 @@ static int relock_shadow(struct files *fs, const char *name, bool locked, char *
 	return r;
 }
 
-int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen)
+static int change_shadow(const struct config *cfg, const char *name, const struct shadow_edit *e, char *err,
+			 size_t errlen)
 {
 	struct files fs = { .etc = open_etc(cfg) };
 	int lockfd = -1, r = 0;
@@ -694,11 +722,29 @@ int accounts_set_locked(const struct config *cfg, const char *name, bool locked,
 	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
 		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
 	if (r == 0)
-		r = relock_shadow(&fs, name, locked, err, errlen);
+		r = edit_shadow(&fs, name, e, err, errlen);
 	if (lockfd >= 0)
 		close(lockfd);
 	release(&fs);
 	return r;
+}
+
+int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen)
+{
+	struct shadow_edit e = { .what = SHADOW_PASSWORD, .hash = hash };
+
+	if (!field_ok(hash, false) || !hash[0]) {
+		snprintf(err, errlen, "shadow: the new hash is not a valid field");
+		return -EINVAL;
+	}
+	return change_shadow(cfg, name, &e, err, errlen);
+}
+
+int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen)
+{
+	struct shadow_edit e = { .what = locked ? SHADOW_LOCK : SHADOW_UNLOCK };
+
+	return change_shadow(cfg, name, &e, err, errlen);
 }
 
 struct account_names {

@@ -43,6 +43,9 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
  */
 int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen);
 
+/* A new password hash for name in sysroot's shadow (and today as the date of the last change). */
+int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen);
+
 /* True if name is a user or group in sysroot's files or known to NSS. */
 bool accounts_name_taken(const struct config *cfg, const char *name);
 

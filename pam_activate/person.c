@@ -53,8 +53,9 @@ unsigned person_problems(const struct person *p, const struct config *cfg, time_
 {
 	unsigned m = 0;
 
+	/* a new PIN lets an active person set a new password; the prerequisites are not asked again */
 	if (p->state == PERSON_ACTIVE)
-		return PERSON_ALREADY_ACTIVE;
+		return pin_problems(p, cfg, now) ? PERSON_ALREADY_ACTIVE : p->locked_until > now ? PERSON_LOCKED : 0;
 	if (p->state == PERSON_REVOKED)
 		m |= PERSON_REVOKED_STATE;
 	if (p->locked_until > now)

@@ -7,6 +7,9 @@
  * the PIN spent. A dialogue cut short anywhere is finished by the next one
  * with the same username, never repeated. A per-person lock under run_dir
  * keeps two dialogues for the same person from provisioning at once.
+ *
+ * An active person with a new PIN (a forgotten password) gets a new
+ * password for the account they have, and nothing else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -217,7 +220,7 @@ static int choose_password(struct dialogue *d, const struct person *p, struct se
 	return r;
 }
 
-static void closing(struct dialogue *d, const struct person *p, struct secrets *s)
+static void closing(struct dialogue *d, const struct person *p, struct secrets *s, bool reset)
 {
 	char address[PERSON_EMAIL_MAX + 64] = "", email[PERSON_EMAIL_MAX + 128] = "";
 	char host[HOST_NAME_MAX + 1] = "", prompt[CONV_REPLY_MAX];
@@ -230,8 +233,11 @@ static void closing(struct dialogue *d, const struct person *p, struct secrets *
 			 p->username, strstr(fmt, "%u") + 2);
 	if (address[0])
 		snprintf(email, sizeof(email), _("\nE-mail: %s"), address);
-	conv_info(d->conv, _("Your account is ready.\nUsername: %s%s\nThese will not be shown again."),
-		  p->username, email);
+	if (reset)
+		conv_info(d->conv, _("Your new password is set.\nUsername: %s%s"), p->username, email);
+	else
+		conv_info(d->conv, _("Your account is ready.\nUsername: %s%s\nThese will not be shown again."),
+			  p->username, email);
 	if (gethostname(host, sizeof(host) - 1) != 0 || !text_is_hostname(host))
 		snprintf(host, sizeof(host), "%s", "this-host");
 	if (d->cfg->on_success == CONFIG_ON_SUCCESS_DENY)
@@ -281,6 +287,40 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	return DIALOGUE_ACTIVATED;
 }
 
+/* The PIN is spent after the password changed: a failure in between leaves it usable, not lost. */
+static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, struct secrets *s)
+{
+	char err[512] = "";
+	struct logindefs ld;
+	int r = choose_password(d, p, s);
+
+	if (r == -ECONNABORTED)
+		return DIALOGUE_CONV_ERR;
+	if (r) {
+		conv_error(d->conv, _("No password was chosen. Nothing was used up: you can try again."));
+		return DIALOGUE_DENIED;
+	}
+	r = logindefs_read(d->cfg->sysroot, &ld, err, sizeof(err));
+	if (r == 0 && (r = password_hash(d->cfg, &ld, s->password, s->hash, sizeof(s->hash))) != 0)
+		snprintf(err, sizeof(err), "password hash: method not available");
+	if (r == 0)
+		r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
+	if (r)
+		return failed(d, p, err);
+	r = store_begin(d->st);
+	if (r == 0)
+		r = store_person_spend_pin(d->st, p->rowid);
+	if (r == 0)
+		r = store_commit(d->st);
+	if (r) {
+		store_rollback(d->st);
+		audit(d, LOG_ERR, "password", p, "new password set; the PIN could not be marked spent");
+	} else
+		audit(d, LOG_NOTICE, "password", p, "new password");
+	hook_invalidate_caches(d->cfg);
+	return DIALOGUE_ACTIVATED;
+}
+
 static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct secrets *s)
 {
 	int r = p->state == PERSON_PENDING ? accept_terms(d, p, s) : 0;
@@ -312,6 +352,7 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 {
 	struct secrets *s;
 	enum dialogue_outcome out;
+	bool reset;
 	int lock = lock_person(d->cfg, p->rowid);
 
 	if (lock == -EBUSY) {
@@ -325,10 +366,11 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 		close(lock);
 		return failed(d, p, "out of memory");
 	}
-	out = steps(d, p, s);
+	reset = p->state == PERSON_ACTIVE;
+	out = reset ? new_password(d, p, s) : steps(d, p, s);
 	if (out == DIALOGUE_ACTIVATED) {
 		snprintf(d->username, sizeof(d->username), "%s", p->username);
-		closing(d, p, s);
+		closing(d, p, s, reset);
 	}
 	secret_free(s);
 	close(lock);

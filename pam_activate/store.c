@@ -26,7 +26,7 @@ enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
 	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
-	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE,
+	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
 	ST_COUNT
 };
 
@@ -69,6 +69,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"terms_hash = ?4, updated = ?5 WHERE rowid = ?1 AND state IN (0, 1)",
 	[ST_ACTIVATE] = "UPDATE person SET state = 2, uid = ?2, pin_spent = ?3, failures = 0, "
 		"updated = ?3 WHERE rowid = ?1 AND state = 1",
+	[ST_SPEND_PIN] = "UPDATE person SET pin_spent = ?2, failures = 0, updated = ?2 "
+		"WHERE rowid = ?1 AND state = 2",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -684,6 +686,15 @@ int store_person_reserve(struct store *st, const struct person *p)
 	sqlite3_bind_int64(s, 3, p->terms_accepted);
 	bind_text_or_null(s, 4, p->terms_hash);
 	sqlite3_bind_int64(s, 5, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_person_spend_pin(struct store *st, int64_t rowid)
+{
+	sqlite3_stmt *s = st->stmt[ST_SPEND_PIN];
+
+	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_int64(s, 2, time(NULL));
 	return changed_one(st, step_done(s));
 }
 

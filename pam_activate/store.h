@@ -67,6 +67,9 @@ int store_person_set_failures(struct store *st, const struct person *p);
  */
 int store_person_reserve(struct store *st, const struct person *p);
 
+/* An active person's new PIN used for a new password (state active only). */
+int store_person_spend_pin(struct store *st, int64_t rowid);
+
 /* provisioning -> active with uid; the PIN is spent. -ENOENT if not provisioning. */
 int store_person_activate(struct store *st, int64_t rowid, int64_t uid);
 

@@ -58,11 +58,13 @@ static int add_key(struct ctl *c, struct roster *r, const char *key)
 
 	if (ctl_find(c, key, &p) != 0)
 		return -1;
-	if (p.state == PERSON_ACTIVE || p.state == PERSON_REVOKED) {
-		ctl_error("%s: the account is %s; a PIN is only issued to people still to activate",
-			  key, person_state_name(p.state));
+	if (p.state == PERSON_REVOKED) {
+		ctl_error("%s: revoked; restore the person first", key);
 		return -1;
 	}
+	if (p.state == PERSON_ACTIVE)
+		fprintf(stderr, "activatectl: %s is active as %s: the new PIN sets a new password\n", key,
+			p.username);
 	return add_row(r, &p, &c->cfg);
 }
 

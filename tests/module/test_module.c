@@ -700,6 +700,69 @@ static void test_full_activation(void **state)
 	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
 }
 
+/* The PIN of id_number in the CSV activatectl issue writes (quoted cells, the PIN last). */
+static void issue_pin(const char *id_number, char *pin, size_t len)
+{
+	char cmd[PATH_MAX * 3], *csv, *at, *end;
+
+	snprintf(cmd, sizeof(cmd), "rm -f %s/root/pins.csv; %s/activatectl --config %s issue %s "
+		 "--output %s/root/pins.csv 2>/dev/null", sandbox, builddir, conf, id_number, sandbox);
+	assert_int_equal(shell(cmd), 0);
+	csv = slurp("pins.csv");
+	at = strstr(csv, id_number);
+	assert_non_null(at);
+	end = strchr(at, '\n');
+	assert_non_null(end);
+	while (end > at && (end[-1] == '"' || end[-1] == '\r'))
+		end--;
+	at = end;
+	while (at > csv && at[-1] >= '0' && at[-1] <= '9')
+		at--;
+	snprintf(pin, len, "%.*s", (int)(end - at), at);
+	free(csv);
+}
+
+/*
+ * A forgotten password: an active person with a new PIN chooses a new
+ * password for the account they have; nothing else changes, and the PIN is
+ * spent.
+ */
+static void test_new_pin_sets_a_new_password(void **state)
+{
+	struct script first = ACTIVATE("1001", "5001", "11111111", "1", "olanordm");
+	char pin[32], *before, *after;
+
+	(void)state;
+	assert_int_equal(authenticate("activate", "activate", NULL, &first), PAM_AUTH_ERR);
+	before = slurp("etc/shadow");
+	issue_pin("1001", pin, sizeof(pin));
+	assert_int_equal(strlen(pin), 8);
+	{
+		struct script s = SCRIPT("1001", "5001", pin, "Vesle-Troika-Maane-42", "Vesle-Troika-Maane-42",
+					 "olanordm");
+
+		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+		expect_no_log(&s, "Your username will be");
+		expect_log(&s, "Your new password is set.\nUsername: olanordm");
+		expect_log(&s, "[prompt] Your username is olanordm. Type it");
+	}
+	after = slurp("etc/shadow");
+	assert_string_not_equal(before, after);
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
+	assert_int_equal(count_lines_with("etc/shadow", "\nolanordm:"), 1);
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);
+	assert_true(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") > 0);
+	expect_pwck_clean();
+	{
+		struct script again = SCRIPT("1001", "5001", pin);
+
+		assert_int_equal(authenticate("activate", "activate", NULL, &again), PAM_AUTH_ERR);
+		expect_log(&again, "already active, with the username olanordm");
+	}
+	free(before);
+	free(after);
+}
+
 static void test_own_password_policy(void **state)
 {
 	struct script s = ACTIVATE("1008", "5008", "88888888", "abc", "Tr0ika-Vesle-Maane",
@@ -1453,6 +1516,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_application_killed_mid_dialogue, reset),
 		cmocka_unit_test_setup(test_not_root_fails_closed, reset),
 		cmocka_unit_test_setup(test_full_activation, reset),
+		cmocka_unit_test_setup(test_new_pin_sets_a_new_password, reset),
 		cmocka_unit_test_setup(test_own_password_policy, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
