@@ -96,6 +96,8 @@ static int read_all(int fd, struct acfile *f)
 	if (!f->data)
 		return -ENOMEM;
 	f->data[f->len] = '\0';
+	if (n == 0 && memchr(f->data, '\0', f->len))
+		return -EINVAL;	/* a NUL byte: corrupt, and it would hide the rest from the string functions */
 	return n < 0 ? -errno : 0;
 }
 
@@ -657,33 +659,46 @@ static int shadow_fields(const char *line, char *copy, size_t size, char *field[
 }
 
 /*
- * The edited line. Locked: '!' before the hash and expired on day 1;
- * unlocked: both undone; a new password: the hash and today's date of the
- * last change.
+ * The edited line. Locked: one more '!' before the hash (an administrator's
+ * own lock survives a revoke and restore) and expired on day 1; unlocked:
+ * one '!' less, and the expiry cleared if it is revoke's day 1; a new
+ * password: the hash (behind the '!' of a lock, if there is one) and today
+ * as the date of the last change. -ENODATA: nothing but '!' would be left
+ * unlocked, so it stays locked.
  */
 static int edit_line(const char *line, const struct shadow_edit *e, char *out, size_t len, char *err, size_t errlen)
 {
 	char copy[4096], *field[9], lastchg[24];
-	const char *hash, *lock = "", *expire;
-	int r = shadow_fields(line, copy, sizeof(copy), field, err, errlen);
+	const char *hash = "", *lock = "", *expire;
+	int r = shadow_fields(line, copy, sizeof(copy), field, err, errlen), n;
 
 	if (r)
 		return r;
-	hash = e->what == SHADOW_PASSWORD ? e->hash : field[1];
-	while (e->what == SHADOW_UNLOCK && hash[0] == '!')
-		hash++;
-	if (e->what == SHADOW_UNLOCK && !hash[0]) {
-		snprintf(err, errlen, "shadow: no password behind the lock; issue a new PIN instead");
-		return -EINVAL;
-	}
-	if (e->what == SHADOW_LOCK && hash[0] != '!')
+	if (e->what == SHADOW_LOCK) {
 		lock = "!";
-	expire = e->what == SHADOW_LOCK ? "1" : e->what == SHADOW_UNLOCK ? "" : field[7];
+		hash = field[1];
+	} else if (e->what == SHADOW_UNLOCK) {
+		hash = field[1][0] == '!' ? field[1] + 1 : field[1];
+		if (!hash[strspn(hash, "!")]) {
+			hash = field[1];
+			r = -ENODATA;
+		}
+	} else {
+		lock = field[1][0] == '!' ? "!" : "";
+		hash = e->hash;
+	}
+	expire = e->what == SHADOW_LOCK ? "1" : e->what == SHADOW_UNLOCK && strcmp(field[7], "1") == 0 ? "" : field[7];
 	snprintf(lastchg, sizeof(lastchg), "%ld", (long)(time(NULL) / 86400));
-	snprintf(out, len, "%s:%s%s:%s:%s:%s:%s:%s:%s:%s\n", field[0], lock, hash,
-		 e->what == SHADOW_PASSWORD ? lastchg : field[2], field[3], field[4], field[5], field[6], expire,
-		 field[8]);
-	return 0;
+	n = snprintf(out, len, "%s:%s%s:%s:%s:%s:%s:%s:%s:%s\n", field[0], lock, hash,
+		     e->what == SHADOW_PASSWORD ? lastchg : field[2], field[3], field[4], field[5], field[6], expire,
+		     field[8]);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "shadow: the entry would be too long");
+		return -E2BIG;
+	}
+	if (r == -ENODATA)
+		snprintf(err, errlen, "no password behind the lock: it stays locked; issue a new PIN");
+	return r;
 }
 
 static int edit_shadow(struct files *fs, const char *name, const struct shadow_edit *e, char *err, size_t errlen)
@@ -702,6 +717,8 @@ static int edit_shadow(struct files *fs, const char *name, const struct shadow_e
 		return -ENOENT;
 	}
 	r = edit_line(at, e, line, sizeof(line), err, errlen);
+	if (r == -ENODATA)
+		return r;	/* unlocking would leave no password: the line stays as it is */
 	if (r == 0)
 		r = replace_line(&fs->f[F_SHADOW], name, line);
 	if (r == 0)

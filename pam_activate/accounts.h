@@ -37,9 +37,11 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 		       char *err, size_t errlen);
 
 /*
- * Lock name's account (revoked: a '!' before the hash and expired on day 1,
- * so that keys and other methods fail in pam_unix's account check too) or
- * unlock it (both undone), in sysroot's shadow, atomically as above.
+ * Lock name's account (revoked: one more '!' before the hash and expired on
+ * day 1, so that keys and other methods fail in pam_unix's account check
+ * too) or unlock it (one '!' less; the expiry cleared if it is day 1), in
+ * sysroot's shadow, atomically as above. -ENOENT: no shadow entry;
+ * -ENODATA (unlocking): only '!' would be left, so it stays locked.
  */
 int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen);
 

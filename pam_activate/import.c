@@ -99,6 +99,7 @@ static int plan_row(struct store *st, const struct roster *roster, const char *n
 	}
 	merge(roster, &old, &row->person);
 	row->person.rowid = old.rowid;
+	row->person.state = old.state;	/* for --update-pins: pending people only */
 	row->action = same_roster(&old, &row->person) ? IMPORT_SAME : IMPORT_UPDATE;
 	return row->action == IMPORT_SAME ? 0 : check_conflicts(st, name, row, old.rowid, err, errlen);
 }
@@ -244,7 +245,9 @@ static void count(struct roster *roster, const struct import_opts *opts, struct 
 	for (size_t i = 0; i < roster->count; i++) {
 		struct roster_row *row = &roster->rows[i];
 
-		row->hash_pin = row->pin && (row->action == IMPORT_ADD || opts->update_pins);
+		/* never for active or revoked people: a roster PIN would become a password-reset key */
+		row->hash_pin = row->pin && (row->action == IMPORT_ADD ||
+					     (opts->update_pins && row->person.state == PERSON_PENDING));
 		rep->pins += row->hash_pin;
 		rep->added += row->action == IMPORT_ADD;
 		rep->updated += row->action == IMPORT_UPDATE || (row->action == IMPORT_SAME && row->hash_pin);

@@ -57,13 +57,20 @@ static void audit(struct dialogue *d, int priority, const char *event, const str
 	audit_record(d->st, priority, &ev);
 }
 
-static enum dialogue_outcome failed(struct dialogue *d, const struct person *p, const char *why)
+static enum dialogue_outcome failed_as(struct dialogue *d, const struct person *p, const char *event,
+				       const char *text, const char *why)
 {
-	audit(d, LOG_ERR, "provision", p, why);
-	conv_error(d->conv, _("Your account could not be created. Nothing was used up: you can try again."));
+	audit(d, LOG_ERR, event, p, why);
+	conv_error(d->conv, "%s", text);
 	if (d->cfg->support_contact[0])
 		conv_info(d->conv, "%s", d->cfg->support_contact);
 	return DIALOGUE_UNAVAILABLE;
+}
+
+static enum dialogue_outcome failed(struct dialogue *d, const struct person *p, const char *why)
+{
+	return failed_as(d, p, "provision",
+			 _("Your account could not be created. Nothing was used up: you can try again."), why);
 }
 
 /* One dialogue a person provisions at a time; the lock dies with the helper. */
@@ -276,7 +283,10 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 		r = store_commit(d->st);
 	if (r) {
 		store_rollback(d->st);
-		return failed(d, p, "database: cannot mark active");
+		/* revoked while this dialogue ran, most likely: the account it just made must not work */
+		if (accounts_set_locked(d->cfg, p->username, true, err, sizeof(err)) != 0)
+			audit(d, LOG_ERR, "provision", p, "cannot lock the account made for a person no longer activating");
+		return failed(d, p, "database: cannot mark active (revoked meanwhile?); the account is locked");
 	}
 	p->uid = a.uid;
 	audit(d, LOG_NOTICE, "activated", p, "ok");
@@ -287,7 +297,30 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	return DIALOGUE_ACTIVATED;
 }
 
-/* The PIN is spent after the password changed: a failure in between leaves it usable, not lost. */
+static int spend_pin(struct dialogue *d, const struct person *p, bool spent)
+{
+	int r = store_begin(d->st);
+
+	if (r == 0)
+		r = store_person_spend_pin(d->st, p, spent);
+	if (r == 0)
+		r = store_commit(d->st);
+	if (r)
+		store_rollback(d->st);
+	return r;
+}
+
+static enum dialogue_outcome password_failed(struct dialogue *d, const struct person *p, const char *why)
+{
+	return failed_as(d, p, "password",
+			 _("Your password could not be changed. Nothing was used up: you can try again."), why);
+}
+
+/*
+ * The PIN is spent before the file changes and given back if that fails:
+ * cut short in between, the person needs a new PIN, and a PIN never
+ * changes a password twice.
+ */
 static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, struct secrets *s)
 {
 	char err[512] = "";
@@ -303,20 +336,16 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	r = logindefs_read(d->cfg->sysroot, &ld, err, sizeof(err));
 	if (r == 0 && (r = password_hash(d->cfg, &ld, s->password, s->hash, sizeof(s->hash))) != 0)
 		snprintf(err, sizeof(err), "password hash: method not available");
-	if (r == 0)
-		r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
 	if (r)
-		return failed(d, p, err);
-	r = store_begin(d->st);
-	if (r == 0)
-		r = store_person_spend_pin(d->st, p->rowid);
-	if (r == 0)
-		r = store_commit(d->st);
+		return password_failed(d, p, err);
+	if (spend_pin(d, p, true) != 0)
+		return password_failed(d, p, "database: cannot spend the PIN");
+	r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
 	if (r) {
-		store_rollback(d->st);
-		audit(d, LOG_ERR, "password", p, "new password set; the PIN could not be marked spent");
-	} else
-		audit(d, LOG_NOTICE, "password", p, "new password");
+		spend_pin(d, p, false);
+		return password_failed(d, p, err);
+	}
+	audit(d, LOG_NOTICE, "password", p, "new password");
 	hook_invalidate_caches(d->cfg);
 	return DIALOGUE_ACTIVATED;
 }

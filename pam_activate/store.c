@@ -69,8 +69,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"terms_hash = ?4, updated = ?5 WHERE rowid = ?1 AND state IN (0, 1)",
 	[ST_ACTIVATE] = "UPDATE person SET state = 2, uid = ?2, pin_spent = ?3, failures = 0, "
 		"updated = ?3 WHERE rowid = ?1 AND state = 1",
-	[ST_SPEND_PIN] = "UPDATE person SET pin_spent = ?2, failures = 0, updated = ?2 "
-		"WHERE rowid = ?1 AND state = 2",
+	[ST_SPEND_PIN] = "UPDATE person SET pin_spent = ?2, failures = 0, updated = ?4 "
+		"WHERE rowid = ?1 AND state = 2 AND pin_hash = ?3",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -689,12 +689,14 @@ int store_person_reserve(struct store *st, const struct person *p)
 	return changed_one(st, step_done(s));
 }
 
-int store_person_spend_pin(struct store *st, int64_t rowid)
+int store_person_spend_pin(struct store *st, const struct person *p, bool spent)
 {
 	sqlite3_stmt *s = st->stmt[ST_SPEND_PIN];
 
-	sqlite3_bind_int64(s, 1, rowid);
-	sqlite3_bind_int64(s, 2, time(NULL));
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_int64(s, 2, spent ? time(NULL) : 0);
+	sqlite3_bind_text(s, 3, p->pin_hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 4, time(NULL));
 	return changed_one(st, step_done(s));
 }
 

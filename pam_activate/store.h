@@ -67,8 +67,11 @@ int store_person_set_failures(struct store *st, const struct person *p);
  */
 int store_person_reserve(struct store *st, const struct person *p);
 
-/* An active person's new PIN used for a new password (state active only). */
-int store_person_spend_pin(struct store *st, int64_t rowid);
+/*
+ * An active person's PIN marked spent (or, after a failure, not): only
+ * while it is still the PIN p holds, so one issued meanwhile is left alone.
+ */
+int store_person_spend_pin(struct store *st, const struct person *p, bool spent);
 
 /* provisioning -> active with uid; the PIN is spent. -ENOENT if not provisioning. */
 int store_person_activate(struct store *st, int64_t rowid, int64_t uid);

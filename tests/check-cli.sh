@@ -3,6 +3,9 @@
 # changes nothing; a good one works. Needs root (the database must be
 # root-owned), as every test that runs activatectl.
 build=${top_builddir:-.}
+for tool in jq sqlite3; do
+	command -v "$tool" >/dev/null || { echo "FAIL: check-cli.sh needs $tool (scripts/setup installs it)"; exit 1; }
+done
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 chmod 0700 "$tmp"
@@ -89,6 +92,22 @@ expect 0 revoke 1
 expect 0 restore 1
 grep -qx "$line" "$tmp/root/etc/shadow" || { echo "FAIL: restore did not give the shadow line back"; fail=1; }
 ctl show 1 | grep -q 'active' || { echo "FAIL: restore did not make the person active again"; fail=1; }
+# an administrator's own lock survives a revoke and restore
+sed -i 's/^olanordm:\$y/olanordm:!$y/' "$tmp/root/etc/shadow"
+expect 0 revoke 1
+grep -qx 'olanordm:!!$y$j9T$abc$def:20000:0:99999:7::1:' "$tmp/root/etc/shadow" || { echo "FAIL: revoke over a lock"; fail=1; }
+expect 0 restore 1
+grep -qx 'olanordm:!$y$j9T$abc$def:20000:0:99999:7:::' "$tmp/root/etc/shadow" || { echo "FAIL: restore removed a lock it did not set"; fail=1; }
+sed -i 's/^olanordm:!\$y/olanordm:$y/' "$tmp/root/etc/shadow"
+# mid-activation (files written, never marked active): revoke locks them, restore lets the next attempt finish
+sqlite3 "$tmp/db/activate.db" "UPDATE person SET state = 1, uid = -1 WHERE id_number = '1'"
+expect 0 revoke 1
+grep -qx 'olanordm:!$y$j9T$abc$def:20000:0:99999:7::1:' "$tmp/root/etc/shadow" || { echo "FAIL: revoke mid-activation"; fail=1; }
+expect 0 restore 1
+[ "$(sqlite3 "$tmp/db/activate.db" "SELECT state FROM person WHERE id_number = '1'")" = 1 ] ||
+	{ echo "FAIL: restore mid-activation is not provisioning"; fail=1; }
+grep -qx "$line" "$tmp/root/etc/shadow" || { echo "FAIL: restore mid-activation did not unlock"; fail=1; }
+sqlite3 "$tmp/db/activate.db" "UPDATE person SET state = 2, uid = 70000 WHERE id_number = '1'"
 sed -i '/^olanordm:/d' "$tmp/root/etc/shadow"
 expect 1 revoke 1
 ctl show 1 | grep -q 'active' || { echo "FAIL: a revoke that could not lock the account changed the state"; fail=1; }

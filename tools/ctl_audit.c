@@ -112,7 +112,7 @@ static int print_row(const struct store_audit_row *row, void *ctx)
 
 static bool intact(const struct audit_verdict *v)
 {
-	return !v->broken_at && !v->missing_from && (v->rows == 0 || v->first_seq == 1);
+	return !v->broken_at && !v->missing_from;
 }
 
 static void print_verdict(const struct audit_verdict *v)
@@ -120,8 +120,6 @@ static void print_verdict(const struct audit_verdict *v)
 	char when[32];
 
 	format_time(v->last_at, when, sizeof(when), false);
-	if (v->rows && v->first_seq != 1)
-		printf("audit trail BROKEN: rows 1 to %" PRId64 " are missing\n", v->first_seq - 1);
 	if (v->missing_from)
 		printf("audit trail BROKEN: rows %" PRId64 " to %" PRId64 " are missing\n", v->missing_from,
 		       v->missing_to);
@@ -150,10 +148,11 @@ static int verify(struct ctl *c, bool json)
 		return intact(&v) ? CTL_OK : CTL_FAIL;
 	}
 	format_time(v.last_at, when, sizeof(when), true);
-	ctl_dump_json(json_pack("{s:b, s:I, s:o, s:o, s:s?, s:o, s:o}", "intact", intact(&v), "rows",
+	ctl_dump_json(json_pack("{s:b, s:I, s:o, s:o, s:s?, s:o, s:o, s:o}", "intact", intact(&v), "rows",
 		       (json_int_t)v.rows, "first_seq", int_or_null(v.first_seq), "last_seq",
 		       int_or_null(v.last_seq), "newest", v.rows ? when : NULL,
-		       "broken_at", int_or_null(v.broken_at), "missing_from", int_or_null(v.missing_from)));
+		       "broken_at", int_or_null(v.broken_at), "missing_from", int_or_null(v.missing_from),
+		       "missing_to", int_or_null(v.missing_to)));
 	return intact(&v) ? CTL_OK : CTL_FAIL;
 }
 

@@ -106,23 +106,49 @@ int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 }
 
 /*
- * The new state in the database and the account files in one go: the
- * database change is committed only if the files changed.
+ * The account files first, then the database: the database write lock is
+ * not held while waiting for the password-file lock, and if the database
+ * fails the file change is undone. A person without an account (yet) has
+ * no shadow entry; one mid-activation may have one already.
  */
-static int change_state(struct ctl *c, const struct person *p, int state, bool lock)
+static int lock_account(struct ctl *c, const struct person *p, bool lock, bool *has_account)
 {
 	char err[512] = "";
-	int r = store_begin(c->st);
+	int r = p->username[0] ? accounts_set_locked(&c->cfg, p->username, lock, err, sizeof(err)) : -ENOENT;
 
+	*has_account = r == 0 || r == -ENODATA;
+	if (r == -ENODATA)
+		fprintf(stderr, "activatectl: %s: %s\n", p->id_number, err);
+	if (r == -ENOENT && p->uid > 0) {
+		ctl_error("%s: %s has no shadow entry; nothing was changed", p->id_number, p->username);
+		return -1;
+	}
+	if (r && r != -ENOENT && r != -ENODATA) {
+		ctl_error("%s: %s; nothing was changed", p->id_number, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int change_state(struct ctl *c, const struct person *p, bool lock, int state_with_account,
+			int state_without, bool *has_account)
+{
+	int r;
+
+	if (lock_account(c, p, lock, has_account) != 0)
+		return -1;
+	r = store_begin(c->st);
 	if (r == 0)
-		r = store_person_set_state(c->st, p->rowid, state);
-	if (r == 0 && p->uid > 0 && p->username[0] && accounts_set_locked(&c->cfg, p->username, lock, err, sizeof(err)) != 0)
-		r = -EIO;
+		r = store_person_set_state(c->st, p->rowid, *has_account ? state_with_account : state_without);
 	if (r == 0)
 		r = store_commit(c->st);
 	if (r) {
-		ctl_error("%s: %s; nothing was changed", p->id_number, err[0] ? err : store_errmsg(c->st));
+		char err[512];
+
+		ctl_error("%s: %s; nothing was changed", p->id_number, store_errmsg(c->st));
 		store_rollback(c->st);
+		if (*has_account)
+			accounts_set_locked(&c->cfg, p->username, !lock, err, sizeof(err));
 	}
 	return r;
 }
@@ -130,6 +156,7 @@ static int change_state(struct ctl *c, const struct person *p, int state, bool l
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
+	bool account;
 
 	if (argc != 2)
 		return ctl_usage("revoke");
@@ -139,17 +166,18 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 		printf("%s: already revoked\n", p.id_number);
 		return CTL_OK;
 	}
-	if (change_state(c, &p, PERSON_REVOKED, true) != 0)
+	if (change_state(c, &p, true, PERSON_REVOKED, PERSON_REVOKED, &account) != 0)
 		return CTL_FAIL;
-	ctl_audit(c, "revoke", &p, p.uid > 0 ? "revoked; account locked" : "revoked");
-	printf("%s: revoked%s\n", p.id_number, p.uid > 0 ? "; the account is locked and expired" : "");
+	ctl_audit(c, "revoke", &p, account ? "revoked; account locked" : "revoked");
+	printf("%s: revoked%s\n", p.id_number, account ? "; the account is locked and expired" : "");
 	return CTL_OK;
 }
 
+/* Active again with an account; mid-activation if the files have one but it never finished; else pending. */
 int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
-	int state;
+	bool account;
 
 	if (argc != 2)
 		return ctl_usage("restore");
@@ -159,10 +187,11 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 		ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
 		return CTL_FAIL;
 	}
-	state = p.uid > 0 ? PERSON_ACTIVE : PERSON_PENDING;
-	if (change_state(c, &p, state, false) != 0)
+	if (change_state(c, &p, false, p.uid > 0 ? PERSON_ACTIVE : PERSON_PROVISIONING, PERSON_PENDING,
+			 &account) != 0)
 		return CTL_FAIL;
-	ctl_audit(c, "restore", &p, p.uid > 0 ? "active; account unlocked" : "pending");
-	printf("%s: %s\n", p.id_number, p.uid > 0 ? "active again; the account is unlocked" : "pending again");
+	ctl_audit(c, "restore", &p, account ? "account unlocked" : "pending");
+	printf("%s: %s\n", p.id_number, !account ? "pending again" : p.uid > 0 ? "active again; the account is unlocked"
+	       : "the account is unlocked; the next activation finishes it");
 	return CTL_OK;
 }

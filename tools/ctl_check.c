@@ -125,7 +125,9 @@ static void check_trigger_user(struct ctl *c, struct tally *t)
 	}
 	if (!nologin_shell(pw->pw_shell))
 		say(t, WARN, "trigger user %s: shell %s, not nologin", name, pw->pw_shell);
-	else if (sp && sp->sp_pwdp[0] != '!' && sp->sp_pwdp[0] != '*')
+	else if (!sp)
+		say(t, WARN, "trigger user %s: no shadow entry could be read, so the password is unchecked", name);
+	else if (sp->sp_pwdp[0] != '!' && sp->sp_pwdp[0] != '*')
 		say(t, FAIL, "trigger user %s has a usable password: lock it (usermod -L %s)", name, name);
 	else
 		say(t, OK, "trigger user %s (uid %u, %s, password locked)", name, (unsigned)pw->pw_uid, pw->pw_shell);

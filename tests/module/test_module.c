@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <crypt.h>
 #include <libpamtest.h>
 #include <security/pam_appl.h>
 #include <sqlite3.h>
@@ -748,6 +749,19 @@ static void test_new_pin_sets_a_new_password(void **state)
 	}
 	after = slurp("etc/shadow");
 	assert_string_not_equal(before, after);
+	{
+		/* the new hash is of the typed password, and the other fields are kept */
+		const char *line = strstr(after, "\nolanordm:") + 1, *h = strchr(line, ':') + 1;
+		char hash[512], rest[64], *c;
+		struct crypt_data cd = { .initialized = 0 };
+
+		snprintf(hash, sizeof(hash), "%.*s", (int)(strchr(h, ':') - h), h);
+		c = crypt_r("Vesle-Troika-Maane-42", hash, &cd);
+		assert_non_null(c);
+		assert_string_equal(c, hash);
+		snprintf(rest, sizeof(rest), ":%ld:", (long)(time(NULL) / 86400));
+		assert_non_null(strstr(line, rest));
+	}
 	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
 	assert_int_equal(count_lines_with("etc/shadow", "\nolanordm:"), 1);
 	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);

@@ -627,6 +627,19 @@ static void test_reimport_pins(void **state)
 	assert_pin("1003", "87654321", 0);
 	get("1002", &p2);
 	assert_string_equal(p2.pin_hash, "");
+
+	/* never for an active or revoked person: the PIN would reset their password */
+	get("1001", &p1);
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_person_set_state(st, p1.rowid, PERSON_ACTIVE), 0);
+	get("1003", &p2);
+	assert_int_equal(store_person_set_state(st, p2.rowid, PERSON_REVOKED), 0);
+	assert_int_equal(store_commit(st), 0);
+	import_ok(T(GOOD), &update, &rep);
+	assert_pin("1001", "11112222", 0);
+	assert_pin("1001", "12345678", -EACCES);
+	get("1003", &p1);
+	assert_string_equal(p1.pin_hash, p2.pin_hash);	/* not hashed again */
 }
 
 static void test_dry_run(void **state)
