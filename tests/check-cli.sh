@@ -131,6 +131,9 @@ grep -q '^FAIL .*no file in .*Match User activate' "$tmp/out" || { echo "FAIL: c
 cp "${top_srcdir:-.}/conf/sshd_config-activate" "$tmp/root/etc/ssh/sshd_config.d/activate.conf"
 expect 1 check
 grep -q '^ok  .*sshd snippet for activate: activate.conf' "$tmp/out" || { echo "FAIL: check: sshd snippet"; fail=1; }
+printf 'Match User activate2\n\tKbdInteractiveAuthentication yes\n' >"$tmp/root/etc/ssh/sshd_config.d/activate.conf"
+expect 1 check
+grep -q '^FAIL .*no file in .*Match User activate' "$tmp/out" || { echo "FAIL: check took activate2 for activate"; fail=1; }
 
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

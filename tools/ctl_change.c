@@ -84,6 +84,24 @@ static void apply(const struct change *ch, struct person *p, char *what, size_t 
 		what[n - 1] = '\0';
 }
 
+/* The row is read again inside the transaction: a dialogue may have reserved a username meanwhile. */
+static int write_change(struct ctl *c, struct person *p, const struct change *ch, char *what, size_t len)
+{
+	int r = store_begin(c->st);
+
+	if (r == 0)
+		r = store_person_by_id_number(c->st, p->id_number, p);
+	if (r == 0) {
+		apply(ch, p, what, len);
+		r = store_person_update_roster(c->st, p);
+	}
+	if (r == 0)
+		r = store_commit(c->st);
+	if (r)
+		store_rollback(c->st);
+	return r;
+}
+
 int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 {
 	struct change ch = { .kind = -1 };
@@ -94,10 +112,8 @@ int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 		return ctl_usage("set");
 	if (ctl_find(c, argv[optind], &p) != 0)
 		return CTL_FAIL;
-	apply(&ch, &p, what, sizeof(what));
-	if (store_begin(c->st) != 0 || store_person_update_roster(c->st, &p) != 0 || store_commit(c->st) != 0) {
+	if (write_change(c, &p, &ch, what, sizeof(what)) != 0) {
 		ctl_error("%s: %s; nothing was changed", argv[optind], store_errmsg(c->st));
-		store_rollback(c->st);
 		return CTL_FAIL;
 	}
 	ctl_audit(c, "set", &p, what);

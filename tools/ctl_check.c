@@ -139,7 +139,21 @@ static void check_binaries(struct tally *t)
 	say(t, access(ACTIVATE_RELAY, R_OK) == 0 ? OK : FAIL, "relay %s", ACTIVATE_RELAY);
 }
 
-/* Does file have an uncommented line containing needle? */
+/* needle in line as a whole word: not followed by a letter, digit, '_' or '-'. */
+static bool has_word(const char *line, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (const char *at = strstr(line, needle); at; at = strstr(at + 1, needle)) {
+		unsigned char next = (unsigned char)at[n];
+
+		if (!(next == '_' || next == '-' || (next >= '0' && next <= '9') || ((next | 0x20) >= 'a' && (next | 0x20) <= 'z')))
+			return true;
+	}
+	return false;
+}
+
+/* Does file have an uncommented line containing needle (as a word)? */
 static bool file_has(const char *dir, const char *file, const char *needle)
 {
 	char path[4096], line[1024];
@@ -151,7 +165,7 @@ static bool file_has(const char *dir, const char *file, const char *needle)
 	if (!f)
 		return false;
 	while (!found && fgets(line, sizeof(line), f))
-		found = line[strspn(line, " \t")] != '#' && strstr(line, needle);
+		found = line[strspn(line, " \t")] != '#' && has_word(line, needle);
 	fclose(f);
 	return found;
 }
