@@ -42,6 +42,11 @@ expect 1 add --id-number 3	# a field error names the field
 expect 0 import --jobs 2 "$tmp/roster.csv"
 [ "$(ctl list | grep -c Nordmann)" = 1 ] || { echo "FAIL: import --jobs 2 did not import"; fail=1; }
 
+# two keys for one person: one PIN
+sqlite3 "$tmp/db/activate.db" "UPDATE person SET state = 0 WHERE id_number = '1'"
+ctl issue 1 2 >"$tmp/pins" 2>/dev/null || { echo "FAIL: issue 1 2"; fail=1; }
+[ "$(grep -c '^"1"' "$tmp/pins")" = 1 ] || { echo "FAIL: issue printed two PINs for one person"; fail=1; }
+
 # set: the prerequisites by hand, each value checked
 expect 2 set 1
 expect 2 set --programme Maths

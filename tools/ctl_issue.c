@@ -58,6 +58,13 @@ static int add_key(struct ctl *c, struct roster *r, const char *key)
 
 	if (ctl_find(c, key, &p) != 0)
 		return -1;
+	for (size_t i = 0; i < r->count; i++)
+		if (r->rows[i].person.rowid == p.rowid) {
+			/* two keys for one person would print two PINs, and only the last would work */
+			fprintf(stderr, "activatectl: %s: the same person as %s; one PIN\n", key,
+				r->rows[i].person.id_number);
+			return 0;
+		}
 	if (p.state == PERSON_REVOKED) {
 		ctl_error("%s: revoked; restore the person first", key);
 		return -1;
