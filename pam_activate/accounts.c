@@ -764,6 +764,235 @@ int accounts_set_locked(const struct config *cfg, const char *name, bool locked,
 	return change_shadow(cfg, name, &e, err, errlen);
 }
 
+/*
+ * Renaming: every line of a file rewritten by one function, into next.
+ * The fields of a line are split in place in a copy; lists (members,
+ * administrators) are comma-separated.
+ */
+struct rename {
+	const char *from, *to;
+	char old_home[CONFIG_PATH_MAX + 64], new_home[CONFIG_PATH_MAX + 64];
+	unsigned long gid;	/* the user's primary group */
+	bool group_renamed;
+};
+
+/* list with the name from replaced by to, appended to out. */
+static void put_list(FILE *out, const char *list, const struct rename *rn)
+{
+	char copy[4096], *save = NULL, *m;
+	const char *sep = "";
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (m = strtok_r(copy, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+		fprintf(out, "%s%s", sep, strcmp(m, rn->from) ? m : rn->to);
+		sep = ",";
+	}
+}
+
+static int split(char *line, char **field, int max)
+{
+	int n = 0;
+
+	for (char *f = line; f && n < max; n++) {
+		field[n] = f;
+		f = strchr(f, ':');
+		if (f)
+			*f++ = '\0';
+	}
+	return n;
+}
+
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *m = list; m; m = strchr(m, ',') ? strchr(m, ',') + 1 : NULL)
+		if (strncmp(m, name, n) == 0 && (m[n] == ',' || m[n] == '\0'))
+			return true;
+	return false;
+}
+
+/*
+ * One line (without its newline) of file which, as it is after the
+ * rename; a line the rename does not touch is written as it was, byte for
+ * byte.
+ */
+static void rename_line(int which, const char *line, struct rename *rn, FILE *out)
+{
+	char copy[8192], *f[9];
+	int n;
+	bool me, group;
+
+	snprintf(copy, sizeof(copy), "%s", line);
+	n = split(copy, f, which == F_SHADOW ? 9 : which == F_PASSWD ? 7 : 4);
+	me = strcmp(f[0], rn->from) == 0;
+	if (which == F_PASSWD && me && n == 7) {
+		fprintf(out, "%s:%s:%s:%s:%s:%s:%s", rn->to, f[1], f[2], f[3], f[4],
+			rn->old_home[0] && strcmp(f[5], rn->old_home) == 0 ? rn->new_home : f[5], f[6]);
+		return;
+	}
+	if (which == F_SHADOW && me) {
+		fprintf(out, "%s%s", rn->to, line + strlen(rn->from));
+		return;
+	}
+	group = (which == F_GROUP || which == F_GSHADOW) && n == 4;
+	if (group && which == F_GROUP && me && strtoul(f[2], NULL, 10) == rn->gid)
+		rn->group_renamed = true;
+	me = me && (which == F_GROUP ? strtoul(f[2], NULL, 10) == rn->gid : rn->group_renamed);
+	if (!group || (!me && !in_list(f[3], rn->from) && !(which == F_GSHADOW && in_list(f[2], rn->from)))) {
+		fputs(line, out);
+		return;
+	}
+	fprintf(out, "%s:%s:", me ? rn->to : f[0], f[1]);
+	if (which == F_GSHADOW)
+		put_list(out, f[2], rn);
+	else
+		fputs(f[2], out);
+	fputc(':', out);
+	put_list(out, f[3], rn);
+}
+
+static int rename_in(struct acfile *f, int which, struct rename *rn)
+{
+	char *buf = NULL, line[8192];
+	size_t len = 0;
+	const char *at = f->data;
+	FILE *out;
+
+	if (!f->data)
+		return 0;
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return -ENOMEM;
+	while (*at) {
+		const char *eol = strchr(at, '\n');
+		size_t n = eol ? (size_t)(eol - at) : strlen(at);
+
+		if (n >= sizeof(line)) {
+			fclose(out);
+			free(buf);
+			return -E2BIG;
+		}
+		memcpy(line, at, n);
+		line[n] = '\0';
+		rename_line(which, line, rn, out);
+		if (eol)
+			fputc('\n', out);
+		at += n + (eol != NULL);
+	}
+	if (fclose(out) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	f->next = buf;
+	return 0;
+}
+
+/* The user's gid and home, and whether its home is home_base/from (then it moves). */
+static int plan_rename(const struct config *cfg, struct files *fs, struct rename *rn, char *err, size_t errlen)
+{
+	const char *line = entry_of(&fs->f[F_PASSWD], rn->from), *eol;
+	const char *base = strcmp(cfg->home_base, "/") ? cfg->home_base : "";
+	char copy[8192], *f[7];
+
+	if (!line) {
+		snprintf(err, errlen, "passwd: no user %s", rn->from);
+		return -ENOENT;
+	}
+	if (entry_of(&fs->f[F_PASSWD], rn->to) || entry_of(&fs->f[F_GROUP], rn->to)) {
+		snprintf(err, errlen, "%s is already a user or group in the account files", rn->to);
+		return -EEXIST;
+	}
+	eol = strchr(line, '\n');
+	snprintf(copy, sizeof(copy), "%.*s", (int)(eol ? eol - line : (long)strlen(line)), line);
+	if (split(copy, f, 7) != 7 || !text_is_digits(f[3])) {
+		snprintf(err, errlen, "passwd: the entry of %s is malformed", rn->from);
+		return -EINVAL;
+	}
+	rn->gid = strtoul(f[3], NULL, 10);
+	snprintf(rn->old_home, sizeof(rn->old_home), "%s/%s", base, rn->from);
+	snprintf(rn->new_home, sizeof(rn->new_home), "%s/%s", base, rn->to);
+	if (strcmp(f[5], rn->old_home) != 0)
+		rn->old_home[0] = '\0';	/* a home elsewhere stays where it is */
+	return 0;
+}
+
+/* The home directory follows the name, under sysroot; an existing target is refused before any file changes. */
+static int home_target_free(const struct config *cfg, const struct rename *rn, char *err, size_t errlen)
+{
+	char path[2 * CONFIG_PATH_MAX + 128];
+	struct stat st;
+
+	if (!rn->old_home[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", rn->new_home);
+	if (lstat(path, &st) == 0) {
+		snprintf(err, errlen, "%s already exists", rn->new_home);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* A home that cannot move is not a failure (the files are renamed already): err says so. */
+static int move_home(const struct config *cfg, const struct rename *rn, char *err, size_t errlen)
+{
+	char from[2 * CONFIG_PATH_MAX + 128], to[2 * CONFIG_PATH_MAX + 128];
+	const char *root = strcmp(cfg->sysroot, "/") ? cfg->sysroot : "";
+
+	if (!rn->old_home[0])
+		return 0;
+	snprintf(from, sizeof(from), "%s%s", root, rn->old_home);
+	snprintf(to, sizeof(to), "%s%s", root, rn->new_home);
+	if (rename(from, to) != 0 && errno != ENOENT)
+		snprintf(err, errlen, "the account is renamed, but %s could not be moved to %s (%s): move it by hand",
+			 rn->old_home, rn->new_home, strerror(errno));
+	return 0;
+}
+
+static int rename_files(const struct config *cfg, struct files *fs, struct rename *rn, char *err, size_t errlen)
+{
+	static const int order[] = { F_GROUP, F_GSHADOW, F_PASSWD, F_SHADOW };	/* the group's name first */
+	int r = 0;
+
+	for (int i = 0; i < F_COUNT && r == 0; i++)
+		r = load(fs, i);
+	if (r) {
+		snprintf(err, errlen, "reading the account files: %s", strerror(-r));
+		return r;
+	}
+	r = plan_rename(cfg, fs, rn, err, errlen);
+	if (r == 0)
+		r = home_target_free(cfg, rn, err, errlen);
+	for (int i = 0; r == 0 && i < F_COUNT; i++)
+		if ((r = rename_in(&fs->f[order[i]], order[i], rn)) != 0)
+			snprintf(err, errlen, "%s: a line is too long", file_names[order[i]]);
+	if (r == 0)
+		r = commit_all(fs, err, errlen);
+	return r;
+}
+
+int accounts_rename(const struct config *cfg, const char *from, const char *to, char *err, size_t errlen)
+{
+	struct files fs = { .etc = open_etc(cfg) };
+	struct rename rn = { .from = from, .to = to };
+	int lockfd = -1, r = 0;
+
+	if (fs.etc < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
+	}
+	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
+		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
+	if (r == 0)
+		r = rename_files(cfg, &fs, &rn, err, errlen);
+	if (r == 0)
+		r = move_home(cfg, &rn, err, errlen);
+	if (lockfd >= 0)
+		close(lockfd);
+	release(&fs);
+	return r;
+}
+
 struct account_names {
 	struct acfile passwd, group;
 };

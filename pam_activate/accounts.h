@@ -48,6 +48,16 @@ int accounts_set_locked(const struct config *cfg, const char *name, bool locked,
 /* A new password hash for name in sysroot's shadow (and today as the date of the last change). */
 int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen);
 
+/*
+ * Rename the account from to to: the user in passwd and shadow, its own
+ * group (its primary group, when named like the user) in group and
+ * gshadow, the name in every member and administrator list, and the home
+ * directory when it is home_base/from (refused if home_base/to exists).
+ * The caller checks that to is a valid, free username. On success err is
+ * empty, or says the home could not be moved (the files are renamed).
+ */
+int accounts_rename(const struct config *cfg, const char *from, const char *to, char *err, size_t errlen);
+
 /* True if name is a user or group in sysroot's files or known to NSS. */
 bool accounts_name_taken(const struct config *cfg, const char *name);
 

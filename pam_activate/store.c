@@ -24,7 +24,7 @@
 
 enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
-	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_SET_USERNAME, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
 	ST_COUNT
@@ -50,6 +50,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"failures = 0, total_failures = 0, locked_until = 0, updated = ?4 WHERE rowid = ?1",
 	[ST_UNLOCK] = "UPDATE person SET failures = 0, locked_until = 0, updated = ?2 WHERE rowid = ?1",
 	[ST_SET_STATE] = "UPDATE person SET state = ?2, updated = ?3 WHERE rowid = ?1",
+	[ST_SET_USERNAME] = "UPDATE person SET username = ?2, updated = ?3 WHERE rowid = ?1",
 	[ST_ALL] = "SELECT " PERSON_COLUMNS " FROM person ORDER BY id_number",
 	[ST_BY_STATE] = "SELECT " PERSON_COLUMNS " FROM person WHERE state = ?1 ORDER BY id_number",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -535,6 +536,16 @@ int store_person_set_state(struct store *st, int64_t rowid, int state)
 
 	sqlite3_bind_int64(s, 1, rowid);
 	sqlite3_bind_int(s, 2, state);
+	sqlite3_bind_int64(s, 3, time(NULL));
+	return changed_one(st, step_done(s));
+}
+
+int store_person_set_username(struct store *st, int64_t rowid, const char *username)
+{
+	sqlite3_stmt *s = st->stmt[ST_SET_USERNAME];
+
+	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_text(s, 2, username, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, time(NULL));
 	return changed_one(st, step_done(s));
 }

@@ -54,6 +54,9 @@ int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int6
 /* Clear the lock and the failure count (the help desk's unlock). */
 int store_person_unlock(struct store *st, int64_t rowid);
 
+/* A person's new username (rename); -EEXIST if someone has it. */
+int store_person_set_username(struct store *st, int64_t rowid, const char *username);
+
 /* Set a person's state (revoke, restore); other fields are left alone. */
 int store_person_set_state(struct store *st, int64_t rowid, int state);
 

@@ -119,6 +119,31 @@ ctl show 1 | grep -q 'active' || { echo "FAIL: a revoke that could not lock the 
 printf '%s\n' "$line" >>"$tmp/root/etc/shadow"
 ctl audit --person 1 | grep -q ' revoke .*account locked' || { echo "FAIL: revoke is not in the audit trail"; fail=1; }
 
+# rename: passwd, shadow, its own group, every member list, gshadow, the home, the database
+printf 'olanordm:x:70000:\nstudents:x:100:kari,olanordm\n' >>"$tmp/root/etc/group"
+printf 'root:*::\nolanordm:!::\nstudents:!:olanordm:kari,olanordm\n' >"$tmp/root/etc/gshadow"
+mkdir -p "$tmp/root/home/olanordm" && echo hello >"$tmp/root/home/olanordm/file"
+expect 2 rename 1
+expect 2 rename 1 Bad_Name
+expect 2 rename 1 "$(head -c 40 /dev/zero | tr '\0' a)"
+expect 1 rename 1 root
+expect 1 rename 1 students
+expect 1 rename 999 olanord2
+expect 0 rename 1 olanord2
+for want in 'passwd:olanord2:x:70000:70000:Ola Nordmann:/home/olanord2:/bin/bash' \
+	'shadow:olanord2:$y$j9T$abc$def:20000:0:99999:7:::' 'group:olanord2:x:70000:' 'group:students:x:100:kari,olanord2' \
+	'gshadow:olanord2:!::' 'gshadow:students:!:olanord2:kari,olanord2' 'group:root:x:0:'; do
+	grep -qxF "${want#*:}" "$tmp/root/etc/${want%%:*}" || { echo "FAIL: rename: no line '${want#*:}' in ${want%%:*}"; fail=1; }
+done
+grep -q olanordm "$tmp/root/etc/passwd" "$tmp/root/etc/shadow" "$tmp/root/etc/group" "$tmp/root/etc/gshadow" &&
+	{ echo "FAIL: rename left the old name somewhere"; fail=1; }
+[ -f "$tmp/root/home/olanord2/file" ] && [ ! -e "$tmp/root/home/olanordm" ] || { echo "FAIL: rename did not move the home"; fail=1; }
+ctl show 1 | grep -q 'olanord2' || { echo "FAIL: rename did not change the database"; fail=1; }
+ctl audit --person 1 | grep -q ' rename .*olanordm -> olanord2' || { echo "FAIL: rename is not in the audit trail"; fail=1; }
+mkdir -p "$tmp/root/home/olanord3"
+expect 1 rename 1 olanord3
+grep -q '^olanord2:' "$tmp/root/etc/passwd" || { echo "FAIL: a rename onto an existing home changed the files"; fail=1; }
+
 # check: one line a check; the build's helper is not installed, so it fails
 expect 2 check extra
 expect 1 check

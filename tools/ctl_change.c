@@ -4,7 +4,7 @@
  * fee the student system has not registered yet); the student system stays
  * the source, and the next import that carries the person brings its values
  * back. revoke and restore: no activation, and the local account locked
- * (or both undone).
+ * (or both undone). rename: a new username, in the account files too.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include "accounts.h"
 #include "ctl.h"
 #include "text.h"
+#include "username.h"
 
 struct change {
 	const char *programme, *fee_paid_on;
@@ -209,5 +210,71 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 	ctl_audit(c, "restore", &p, account ? "account unlocked" : "pending");
 	printf("%s: %s\n", p.id_number, !account ? "pending again" : p.uid > 0 ? "active again; the account is unlocked"
 	       : "the account is unlocked; the next activation finishes it");
+	return CTL_OK;
+}
+
+/* A name the person can have: valid, not reserved, nobody's in the files, NSS or the database. */
+static int check_new_name(struct ctl *c, const char *name)
+{
+	struct person other;
+
+	if (username_reserved(&c->cfg, name) || accounts_name_taken(&c->cfg, name) ||
+	    store_person_by_username(c->st, name, &other) == 0) {
+		ctl_error("%s: taken or reserved", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int save_username(struct ctl *c, const struct person *p, const char *name)
+{
+	int r = store_begin(c->st);
+
+	if (r == 0)
+		r = store_person_set_username(c->st, p->rowid, name);
+	if (r == 0)
+		r = store_commit(c->st);
+	if (r)
+		store_rollback(c->st);
+	return r;
+}
+
+/* The account files (and home) first; if the database then fails, they are renamed back. */
+int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
+{
+	char err[512] = "", result[2 * PERSON_USERNAME_MAX + 8];
+	struct person p;
+	bool files;
+
+	if (argc != 3 || !username_valid(argv[2], c->cfg.username_max_length)) {
+		if (argc == 3)
+			ctl_error("%s: a username is a-z then a-z and 0-9, at most %u characters", argv[2],
+				  c->cfg.username_max_length);
+		return ctl_usage("rename");
+	}
+	if (ctl_find(c, argv[1], &p) != 0)
+		return CTL_FAIL;
+	if (!p.username[0] || p.state == PERSON_REVOKED) {
+		ctl_error("%s: %s", p.id_number, p.username[0] ? "revoked; restore the person first" : "has no username yet");
+		return CTL_FAIL;
+	}
+	if (strcmp(p.username, argv[2]) == 0 || check_new_name(c, argv[2]) != 0)
+		return strcmp(p.username, argv[2]) == 0 ? CTL_OK : CTL_FAIL;
+	files = p.uid > 0 || accounts_name_taken(&c->cfg, p.username);
+	if (files && accounts_rename(&c->cfg, p.username, argv[2], err, sizeof(err)) != 0) {
+		ctl_error("%s: %s; nothing was changed", p.id_number, err);
+		return CTL_FAIL;
+	}
+	if (err[0])
+		fprintf(stderr, "activatectl: %s\n", err);
+	if (save_username(c, &p, argv[2]) != 0) {
+		ctl_error("%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
+		if (files && accounts_rename(&c->cfg, argv[2], p.username, err, sizeof(err)) != 0)
+			ctl_error("and the account files could not be renamed back: %s", err);
+		return CTL_FAIL;
+	}
+	snprintf(result, sizeof(result), "%s -> %s", p.username, argv[2]);
+	ctl_audit(c, "rename", &p, result);
+	printf("%s: renamed %s\n", p.id_number, result);
 	return CTL_OK;
 }
