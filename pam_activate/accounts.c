@@ -565,6 +565,28 @@ static void release(struct files *fs)
 		close(fs->etc);
 }
 
+typedef int files_fn(const struct config *cfg, struct files *fs, void *ctx, char *err, size_t errlen);
+
+/* fn on sysroot's account files, under the password-file lock. */
+static int with_files(const struct config *cfg, files_fn *fn, void *ctx, char *err, size_t errlen)
+{
+	struct files fs = { .etc = open_etc(cfg) };
+	int lockfd = -1, r = 0;
+
+	if (fs.etc < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
+	}
+	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
+		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
+	if (r == 0)
+		r = fn(cfg, &fs, ctx, err, errlen);
+	if (lockfd >= 0)
+		close(lockfd);
+	release(&fs);
+	return r;
+}
+
 static int update_files(const struct config *cfg, const struct logindefs *ld, struct files *fs,
 			struct account *a, char *err, size_t errlen)
 {
@@ -594,32 +616,34 @@ static int update_files(const struct config *cfg, const struct logindefs *ld, st
 	return r;
 }
 
+struct provision_job {
+	const struct logindefs *ld;
+	struct account *a;
+};
+
+static int run_provision(const struct config *cfg, struct files *fs, void *ctx, char *err, size_t errlen)
+{
+	struct provision_job *j = ctx;
+
+	return update_files(cfg, j->ld, fs, j->a, err, errlen);
+}
+
 int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
 		       char *err, size_t errlen)
 {
-	struct files fs = { .etc = open_etc(cfg) };
-	int lockfd = -1, r;
+	struct provision_job job = { ld, a };
+	int r;
 
 	if (a->system)
 		snprintf(a->home, sizeof(a->home), "/nonexistent");
 	else if ((size_t)snprintf(a->home, sizeof(a->home), "%s/%s", strcmp(cfg->home_base, "/") ? cfg->home_base : "",
 				  a->name) >= sizeof(a->home)) {
 		snprintf(err, errlen, "home: path too long");
-		release(&fs);
 		return -ENAMETOOLONG;
 	}
 	r = check_fields(cfg, a, err, errlen);
-	if (r == 0 && fs.etc < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
-	}
-	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
-		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
 	if (r == 0)
-		r = update_files(cfg, ld, &fs, a, err, errlen);
-	if (lockfd >= 0)
-		close(lockfd);
-	release(&fs);
+		r = with_files(cfg, run_provision, &job, err, errlen);
 	if (r == 0 && !a->system)
 		r = home_create(cfg, a->name, a->uid, a->gid, err, errlen);
 	return r;
@@ -726,24 +750,25 @@ static int edit_shadow(struct files *fs, const char *name, const struct shadow_e
 	return r;
 }
 
+struct shadow_job {
+	const char *name;
+	const struct shadow_edit *edit;
+};
+
+static int run_shadow(const struct config *cfg, struct files *fs, void *ctx, char *err, size_t errlen)
+{
+	struct shadow_job *j = ctx;
+
+	(void)cfg;
+	return edit_shadow(fs, j->name, j->edit, err, errlen);
+}
+
 static int change_shadow(const struct config *cfg, const char *name, const struct shadow_edit *e, char *err,
 			 size_t errlen)
 {
-	struct files fs = { .etc = open_etc(cfg) };
-	int lockfd = -1, r = 0;
+	struct shadow_job job = { name, e };
 
-	if (fs.etc < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
-	}
-	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
-		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
-	if (r == 0)
-		r = edit_shadow(&fs, name, e, err, errlen);
-	if (lockfd >= 0)
-		close(lockfd);
-	release(&fs);
-	return r;
+	return with_files(cfg, run_shadow, &job, err, errlen);
 }
 
 int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen)
@@ -971,26 +996,20 @@ static int rename_files(const struct config *cfg, struct files *fs, struct renam
 	return r;
 }
 
+/* The files, then the home, still under the lock: no other rename can take the new home meanwhile. */
+static int run_rename(const struct config *cfg, struct files *fs, void *ctx, char *err, size_t errlen)
+{
+	struct rename *rn = ctx;
+	int r = rename_files(cfg, fs, rn, err, errlen);
+
+	return r ? r : move_home(cfg, rn, err, errlen);
+}
+
 int accounts_rename(const struct config *cfg, const char *from, const char *to, char *err, size_t errlen)
 {
-	struct files fs = { .etc = open_etc(cfg) };
 	struct rename rn = { .from = from, .to = to };
-	int lockfd = -1, r = 0;
 
-	if (fs.etc < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
-	}
-	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
-		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
-	if (r == 0)
-		r = rename_files(cfg, &fs, &rn, err, errlen);
-	if (r == 0)
-		r = move_home(cfg, &rn, err, errlen);
-	if (lockfd >= 0)
-		close(lockfd);
-	release(&fs);
-	return r;
+	return with_files(cfg, run_rename, &rn, err, errlen);
 }
 
 struct account_names {
