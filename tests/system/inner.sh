@@ -58,6 +58,10 @@ check sshx activate 4001 8001 "$(pin 4001)" own "Tr0ika-Vesle-Maane-42"
 user1=$(sed -n 's/^USERNAME=//p' "$work/last.out")
 name="sshd: the new user logs in with the chosen password"
 check sshx login "${user1:-none}" "Tr0ika-Vesle-Maane-42"
+name="activatectl revoke: the new user can no longer log in over sshd"
+check bash -c "$ctl revoke 4001 >/dev/null && ! expect -f '$here/ssh.exp' login '${user1:-none}' Tr0ika-Vesle-Maane-42"
+name="activatectl restore: the new user logs in again"
+check bash -c "$ctl restore 4001 >/dev/null && expect -f '$here/ssh.exp' login '${user1:-none}' Tr0ika-Vesle-Maane-42"
 name="sshd: a wrong PIN is refused"
 check sshx wrongpin 4002 8002 00000000
 name="sshd: max_attempts failures lock the person"
