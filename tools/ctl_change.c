@@ -13,6 +13,7 @@
 
 #include "accounts.h"
 #include "ctl.h"
+#include "hook.h"
 #include "text.h"
 #include "username.h"
 
@@ -167,6 +168,8 @@ static int change_state(struct ctl *c, const struct person *p, bool lock, int st
 		if (*has_account)
 			accounts_set_locked(&c->cfg, p->username, !lock, err, sizeof(err));
 	}
+	if (*has_account)
+		hook_invalidate_caches(&c->cfg);	/* nscd and sssd must not keep the old entry */
 	return r;
 }
 
@@ -273,6 +276,8 @@ int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 			ctl_error("and the account files could not be renamed back: %s", err);
 		return CTL_FAIL;
 	}
+	if (files)
+		hook_invalidate_caches(&c->cfg);
 	snprintf(result, sizeof(result), "%s -> %s", p.username, argv[2]);
 	ctl_audit(c, "rename", &p, result);
 	printf("%s: renamed %s\n", p.id_number, result);
