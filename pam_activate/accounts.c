@@ -565,6 +565,18 @@ static void release(struct files *fs)
 		close(fs->etc);
 }
 
+/* All four files (gshadow may be missing), or err says why not. */
+static int load_all(struct files *fs, char *err, size_t errlen)
+{
+	int r = 0;
+
+	for (int i = 0; i < F_COUNT && r == 0; i++)
+		r = load(fs, i);
+	if (r)
+		snprintf(err, errlen, "reading the account files: %s", strerror(-r));
+	return r;
+}
+
 typedef int files_fn(const struct config *cfg, struct files *fs, void *ctx, char *err, size_t errlen);
 
 /* fn on sysroot's account files, under the password-file lock. */
@@ -590,15 +602,11 @@ static int with_files(const struct config *cfg, files_fn *fn, void *ctx, char *e
 static int update_files(const struct config *cfg, const struct logindefs *ld, struct files *fs,
 			struct account *a, char *err, size_t errlen)
 {
+	int r = load_all(fs, err, errlen);
 	bool there;
-	int r = 0;
 
-	for (int i = 0; i < F_COUNT && r == 0; i++)
-		r = load(fs, i);
-	if (r) {
-		snprintf(err, errlen, "reading the account files: %s", strerror(-r));
+	if (r)
 		return r;
-	}
 	there = entry_of(&fs->f[F_PASSWD], a->name) != NULL;
 	if (there && a->system)
 		return plan_resume(fs, a, err, errlen);	/* there already: leave it as it is */
@@ -977,14 +985,10 @@ static int move_home(const struct config *cfg, const struct rename *rn, char *er
 static int rename_files(const struct config *cfg, struct files *fs, struct rename *rn, char *err, size_t errlen)
 {
 	static const int order[] = { F_GROUP, F_GSHADOW, F_PASSWD, F_SHADOW };	/* the group's name first */
-	int r = 0;
+	int r = load_all(fs, err, errlen);
 
-	for (int i = 0; i < F_COUNT && r == 0; i++)
-		r = load(fs, i);
-	if (r) {
-		snprintf(err, errlen, "reading the account files: %s", strerror(-r));
+	if (r)
 		return r;
-	}
 	r = plan_rename(cfg, fs, rn, err, errlen);
 	if (r == 0)
 		r = home_target_free(cfg, rn, err, errlen);
