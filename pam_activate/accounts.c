@@ -3,7 +3,15 @@
  * commonio does it: under the password-file lock, read whole, add lines,
  * write a temporary file in the same directory with the original's owner
  * and mode, fsync, keep the old file as NAME-, rename over, fsync the
- * directory. Lines we do not touch are kept byte for byte.
+ * directory. Lines we do not touch are kept byte for byte, and lines are
+ * parsed into fields of any length (acline.c), never patched in a buffer.
+ *
+ * Provisioning is idempotent against a recorded intent (the uid, gid and
+ * home the account will have): every entry is "ensured", so an entry that
+ * is already there with the intent's ids is ours from an interrupted
+ * attempt and is kept; one with other ids is someone else's and refused.
+ * The ids are chosen, and the intent made durable through the caller's
+ * callback, under the lock and before the first file changes.
  *
  * Ids come from reading the files once and then asking NSS about the one
  * chosen (probing NSS id by id from UID_MIN is quadratic in the number of
@@ -14,6 +22,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +33,7 @@
 #include <unistd.h>
 
 #include "accounts.h"
+#include "acline.h"
 #include "home.h"
 #include "text.h"
 
@@ -31,14 +42,26 @@
 enum { F_PASSWD, F_SHADOW, F_GROUP, F_GSHADOW, F_COUNT };
 static const char *const file_names[F_COUNT] = { "passwd", "shadow", "group", "gshadow" };
 
+/*
+ * A change to one entry: the line of name (at, len in data; or appended,
+ * at == SIZE_MAX) becomes text. Most changes are appends or a line or two,
+ * and copying a 5 MB file to change a line costs more than writing it, so
+ * the file is written as data with its edits applied.
+ */
+struct edit {
+	char *name;
+	size_t at, len;
+	struct acbuf text;	/* the whole line, newline included */
+};
+
 struct acfile {
 	char *data;		/* whole file, NUL-terminated (data_alloc) */
 	size_t len, cap;
 	struct stat st;
 	bool exists;
-	char *next;		/* the new contents, or NULL: data (+ tail) */
-	char *tail;		/* lines appended to data, or NULL; most changes are appends,
-				   and copying a 5 MB file to add a line costs more than writing it */
+	struct edit *edit;
+	size_t nedit;
+	struct acbuf next;	/* whole new contents (a rename), used when next.data */
 };
 
 struct files {
@@ -118,32 +141,110 @@ static int load(struct files *fs, int which)
 /* The line of name in data ("name:..."), or NULL. memmem, not a line-by-line walk: files hold 100 000 entries. */
 static const char *find_entry(const char *data, size_t len, const char *name)
 {
-	char key[64];
 	size_t n = strlen(name);
-	const char *hit;
+	const char *at = data, *end = data + len;
 
-	if (n + 3 > sizeof(key))
+	if (n == 0)
 		return NULL;
-	if (strncmp(data, name, n) == 0 && data[n] == ':')
+	if (len > n && strncmp(data, name, n) == 0 && data[n] == ':')
 		return data;
-	key[0] = '\n';
-	memcpy(key + 1, name, n);
-	key[n + 1] = ':';
-	hit = memmem(data, len, key, n + 2);
-	return hit ? hit + 1 : NULL;
+	while (at < end) {
+		const char *hit = memmem(at, (size_t)(end - at), name, n);
+
+		if (!hit)
+			return NULL;
+		if (hit > data && hit[-1] == '\n' && hit + n < end && hit[n] == ':')
+			return hit;
+		at = hit + 1;
+	}
+	return NULL;
 }
 
-/* The entry of name in f as it stands (new contents, or data and its tail). */
-static const char *entry_of(const struct acfile *f, const char *name)
+static size_t line_len(const char *line, const char *end)
 {
-	const char *hit;
+	const char *nl = memchr(line, '\n', (size_t)(end - line));
 
-	if (f->next)
-		return find_entry(f->next, strlen(f->next), name);
-	hit = find_entry(f->data, f->len, name);
-	return hit || !f->tail ? hit : find_entry(f->tail, strlen(f->tail), name);
+	return nl ? (size_t)(nl - line) : (size_t)(end - line);
 }
 
+static struct edit *edit_of(const struct acfile *f, const char *name)
+{
+	for (size_t i = 0; i < f->nedit; i++)
+		if (strcmp(f->edit[i].name, name) == 0)
+			return &f->edit[i];
+	return NULL;
+}
+
+/* The entry of name as it stands (edits applied), without its newline; false if none. */
+static bool current_line(const struct acfile *f, const char *name, struct acline_field *line)
+{
+	const struct edit *e = edit_of(f, name);
+	const char *at;
+
+	if (e) {
+		line->s = e->text.data;
+		line->len = e->text.len && e->text.data[e->text.len - 1] == '\n' ? e->text.len - 1 : e->text.len;
+		return e->text.len > 0;
+	}
+	at = f->data ? find_entry(f->data, f->len, name) : NULL;
+	if (!at)
+		return false;
+	line->s = at;
+	line->len = line_len(at, f->data + f->len);
+	return true;
+}
+
+/* The entry of name becomes text (a whole line; "" removes it). */
+static int set_line(struct acfile *f, const char *name, const char *text, size_t n)
+{
+	struct edit *e = edit_of(f, name), *grown;
+	const char *at;
+
+	if (!e) {
+		grown = realloc(f->edit, (f->nedit + 1) * sizeof(*f->edit));
+		if (!grown)
+			return -ENOMEM;
+		f->edit = grown;
+		e = &f->edit[f->nedit];
+		*e = (struct edit){ .name = strdup(name), .at = SIZE_MAX };
+		if (!e->name)
+			return -ENOMEM;
+		f->nedit++;
+		at = f->data ? find_entry(f->data, f->len, name) : NULL;
+		if (at) {
+			e->at = (size_t)(at - f->data);
+			e->len = line_len(at, f->data + f->len);
+			e->len += e->at + e->len < f->len;	/* its newline */
+		}
+	}
+	e->text.len = 0;
+	return acbuf_put(&e->text, text, n);
+}
+
+/* A formatted line for the entry of name. */
+static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = set_line(f, name, line, (size_t)r);
+	free(line);
+	return r;
+}
+
+static bool changed(const struct acfile *f)
+{
+	return f->nedit > 0 || f->next.data;
+}
 /* The third field (uid or gid) of each entry, into an array. */
 static int collect_ids(const char *data, unsigned long **ids, size_t *n)
 {
@@ -261,92 +362,31 @@ static int choose_user_id(struct files *fs, const struct logindefs *ld, bool sys
 	return lo > hi ? -ERANGE : choose_id(fs, lo, hi, system, uid, gid);
 }
 
-/* The whole new contents in next, for changes that are not appends. */
-static int materialize(struct acfile *f)
+/* Add user to the member list (the fourth field) of group in f, unless it is there. */
+static int ensure_member(struct acfile *f, const char *group, const char *user)
 {
-	size_t tl = f->tail ? strlen(f->tail) : 0;
-	char *out;
+	struct acline_field line, field[4];
+	struct acbuf b = { 0 };
+	int n, r;
 
-	if (f->next)
-		return 0;
-	out = malloc(f->len + tl + 1);
-	if (!out)
-		return -ENOMEM;
-	memcpy(out, f->data, f->len);
-	memcpy(out + f->len, f->tail ? f->tail : "", tl + 1);
-	free(f->tail);
-	f->tail = NULL;
-	f->next = out;
-	return 0;
-}
-
-/* Append line (a missing final newline of the file is added first). */
-static int add_line(struct acfile *f, const char *line)
-{
-	const char *base = f->next ? f->next : f->data;
-	size_t blen = f->next ? strlen(f->next) : f->len, tl = f->tail ? strlen(f->tail) : 0;
-	bool nl = !f->tail && blen > 0 && base[blen - 1] != '\n';
-	char *out;
-
-	if (f->next) {
-		out = malloc(blen + nl + strlen(line) + 1);
-		if (!out)
-			return -ENOMEM;
-		sprintf(out, "%s%s%s", f->next, nl ? "\n" : "", line);
-		free(f->next);
-		f->next = out;
-		return 0;
-	}
-	out = realloc(f->tail, tl + nl + strlen(line) + 1);
-	if (!out)
-		return -ENOMEM;
-	sprintf(out + tl, "%s%s", nl ? "\n" : "", line);
-	f->tail = out;
-	return 0;
-}
-
-/* Replace the line of name with line; append it if there is none. */
-static int replace_line(struct acfile *f, const char *name, const char *line)
-{
-	const char *base, *at, *end;
-	char *out;
-
-	if (!entry_of(f, name))
-		return add_line(f, line);
-	if (materialize(f) != 0)
-		return -ENOMEM;
-	base = f->next;
-	at = find_entry(base, strlen(base), name);
-	end = strchr(at, '\n');
-	end = end ? end + 1 : at + strlen(at);
-	out = malloc(strlen(base) + strlen(line) + 1);
-	if (!out)
-		return -ENOMEM;
-	sprintf(out, "%.*s%s%s", (int)(at - base), base, line, end);
-	free(f->next);
-	f->next = out;
-	return 0;
-}
-
-/* Add user to the member list (last field) of group in f. */
-static int add_member(struct acfile *f, const char *group, const char *user)
-{
-	const char *base, *at, *eol;
-	char line[8192];
-	size_t len;
-
-	if (materialize(f) != 0)
-		return -ENOMEM;
-	base = f->next;
-	at = find_entry(base, strlen(base), group);
-	if (!at)
+	if (!current_line(f, group, &line))
 		return -ENOENT;
-	eol = strchr(at, '\n');
-	len = eol ? (size_t)(eol - at) : strlen(at);
-	if (len + strlen(user) + 3 > sizeof(line))
-		return -E2BIG;
-	snprintf(line, sizeof(line), "%.*s%s%s\n", (int)len, at, at[len - 1] == ':' ? "" : ",", user);
-	return replace_line(f, group, line);
+	n = acline_split(line.s, line.len, field, 4);
+	if (n < 4)
+		return -EINVAL;
+	if (acline_list_has(field[3], user))
+		return 0;
+	r = acbuf_field(&b, line);
+	if (r == 0 && field[3].len)
+		r = acbuf_put(&b, ",", 1);
+	if (r == 0)
+		r = acbuf_puts(&b, user);
+	if (r == 0)
+		r = acbuf_put(&b, "\n", 1);
+	if (r == 0)
+		r = set_line(f, group, b.data, b.len);
+	acbuf_free(&b);
+	return r;
 }
 
 /* No ':', newline, control or C1 bytes in anything we write; ',' too for names. */
@@ -367,83 +407,160 @@ static int check_fields(const struct config *cfg, const struct account *a, char 
 	return what ? -EINVAL : 0;
 }
 
-static int add_groups(const struct config *cfg, struct files *fs, const char *user, char *err, size_t errlen)
+static int ensure_groups(const struct config *cfg, struct files *fs, const char *user, char *err, size_t errlen)
 {
-	char list[CONFIG_TEXT_MAX], *save = NULL;
-	int r = 0;
+	char *list = strdup(cfg->groups), *save = NULL;
+	int r = list ? 0 : -ENOMEM;
 
-	snprintf(list, sizeof(list), "%s", cfg->groups);
-	for (char *g = strtok_r(list, ", ", &save); g && r == 0; g = strtok_r(NULL, ", ", &save)) {
-		r = add_member(&fs->f[F_GROUP], g, user);
+	for (char *g = list ? strtok_r(list, ", ", &save) : NULL; g && r == 0; g = strtok_r(NULL, ", ", &save)) {
+		r = ensure_member(&fs->f[F_GROUP], g, user);
 		if (r == 0 && fs->f[F_GSHADOW].exists)
-			r = add_member(&fs->f[F_GSHADOW], g, user);
+			r = ensure_member(&fs->f[F_GSHADOW], g, user);
 		if (r)
-			snprintf(err, errlen, "groups: %s: %s", g, r == -ENOENT ? "no such group" : strerror(-r));
+			snprintf(err, errlen, "groups: %s: %s", g, r == -ENOENT ? "no such group"
+				 : r == -EINVAL ? "the entry is malformed" : strerror(-r));
 	}
+	free(list);
 	return r;
 }
 
-/* A formatted line added to f (replacing the entry of name, if name is given). */
-static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int put_line(struct acfile *f, const char *name, const char *fmt, ...)
+/* The numeric field i of the entry of name; -1 if there is none or it is not a number. */
+static long entry_id(const struct acfile *f, const char *name, int i)
 {
-	va_list ap;
-	char *line;
+	struct acline_field line, field[9];
+	char digits[24];
+
+	if (!current_line(f, name, &line) || acline_split(line.s, line.len, field, 9) <= i ||
+	    field[i].len == 0 || field[i].len >= sizeof(digits))
+		return -1;
+	memcpy(digits, field[i].s, field[i].len);
+	digits[field[i].len] = '\0';
+	return text_is_digits(digits) ? strtol(digits, NULL, 10) : -1;
+}
+
+/*
+ * The entries an interrupted attempt may have left: each must carry the
+ * intent's ids, or it is not ours.
+ */
+static int check_ours(struct files *fs, const struct account *a, char *err, size_t errlen)
+{
+	struct acline_field line;
+	bool in_passwd = current_line(&fs->f[F_PASSWD], a->name, &line);
+	bool in_group = current_line(&fs->f[F_GROUP], a->name, &line);
+
+	if (in_passwd && (entry_id(&fs->f[F_PASSWD], a->name, 2) != (long)a->uid ||
+			  entry_id(&fs->f[F_PASSWD], a->name, 3) != (long)a->gid)) {
+		snprintf(err, errlen, "passwd: %s exists with other ids than this activation's (%u:%u)", a->name,
+			 (unsigned)a->uid, (unsigned)a->gid);
+		return -EEXIST;
+	}
+	if (in_group && entry_id(&fs->f[F_GROUP], a->name, 2) != (long)a->gid) {
+		snprintf(err, errlen, "group: %s exists with another gid than this activation's (%u)", a->name,
+			 (unsigned)a->gid);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* Whether any of the four files has an entry for name. */
+static bool any_entry(const struct files *fs, const char *name)
+{
+	struct acline_field line;
+
+	for (int i = 0; i < F_COUNT; i++)
+		if (current_line(&fs->f[i], name, &line))
+			return true;
+	return false;
+}
+
+/* Whether an entry other than name's has id as its third field. */
+static bool id_used_by_other(const struct acfile *f, const char *name, unsigned long id)
+{
+	const char *at = f->data, *end = f->data ? f->data + f->len : NULL;
+
+	while (at && at < end) {
+		size_t n = line_len(at, end);
+		struct acline_field field[4];
+
+		if (acline_split(at, n, field, 4) >= 3 && !acline_is(field[0], name) && field[2].len &&
+		    field[2].len < 21 && strtoul(field[2].s, NULL, 10) == id && field[2].s[0] >= '0' &&
+		    field[2].s[0] <= '9')
+			return true;
+		at += n + 1;
+	}
+	return false;
+}
+
+/* Someone else took the intent's ids before any file of ours changed. */
+static bool intent_ids_taken(const struct files *fs, const struct account *a)
+{
+	return !any_entry(fs, a->name) &&
+	       (id_used_by_other(&fs->f[F_PASSWD], a->name, a->uid) || id_used_by_other(&fs->f[F_GROUP], a->name, a->gid) ||
+		getpwuid(a->uid) || getgrgid(a->gid));
+}
+
+/*
+ * The ids: the intent's, when an earlier attempt recorded one; else chosen
+ * free now and recorded (durably, by the caller's callback) before any
+ * file changes. With no intent, an entry of the name is not ours.
+ */
+static int plan_ids(const struct logindefs *ld, struct files *fs, struct account *a, char *err, size_t errlen)
+{
 	int r;
 
-	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	r = name ? replace_line(f, name, line) : add_line(f, line);
-	free(line);
-	return r;
-}
-
-static int plan_new(const struct config *cfg, const struct logindefs *ld, struct files *fs,
-		    struct account *a, char *err, size_t errlen)
-{
-	int r = choose_user_id(fs, ld, a->system, &a->uid, &a->gid);
-
+	if (a->ids_known && !intent_ids_taken(fs, a))
+		return check_ours(fs, a, err, errlen);
+	if (!a->ids_known && (a->system ? entry_id(&fs->f[F_GROUP], a->name, 2) >= 0 : any_entry(fs, a->name))) {
+		snprintf(err, errlen, "%s is in the account files but this activation did not put it there", a->name);
+		return -EEXIST;
+	}
+	r = choose_user_id(fs, ld, a->system, &a->uid, &a->gid);
 	if (r) {
 		snprintf(err, errlen, "no free id between UID_MIN/GID_MIN and UID_MAX/GID_MAX");
 		return r;
 	}
-	r = put_line(&fs->f[F_GROUP], NULL, "%s:x:%u:\n", a->name, (unsigned)a->gid);
-	if (r == 0 && fs->f[F_GSHADOW].exists)
-		r = put_line(&fs->f[F_GSHADOW], a->name, "%s:!::\n", a->name);	/* a stray one is replaced */
-	if (r == 0)
-		r = put_line(&fs->f[F_PASSWD], NULL, "%s:x:%u:%u:%s:%s:%s\n", a->name, (unsigned)a->uid,
-			     (unsigned)a->gid, a->gecos, a->home, a->shell ? a->shell : cfg->shell);
-	if (r == 0 && !a->system)
-		r = add_groups(cfg, fs, a->name, err, errlen);
+	r = a->record_intent ? a->record_intent(a, a->intent_ctx) : 0;
+	if (r)
+		snprintf(err, errlen, "the database: cannot record the intent (%s)", strerror(-r));
+	else
+		a->ids_known = true;
 	return r;
 }
 
-/* An interrupted activation left the entries: take their ids and keep them. */
-static int plan_resume(struct files *fs, struct account *a, char *err, size_t errlen)
+static int ensure_group(struct files *fs, const struct account *a)
 {
-	const char *line = entry_of(&fs->f[F_PASSWD], a->name);
-	unsigned u, g;
+	struct acline_field line;
 
-	if (sscanf(strchr(line, ':') + 1, "%*[^:]:%u:%u:", &u, &g) != 2) {
-		snprintf(err, errlen, "passwd: the entry of %s is malformed", a->name);
-		return -EINVAL;
-	}
-	a->uid = u;
-	a->gid = g;
-	return 0;
+	if (current_line(&fs->f[F_GROUP], a->name, &line))
+		return 0;
+	return put_line(&fs->f[F_GROUP], a->name, "%s:x:%u:\n", a->name, (unsigned)a->gid);
 }
 
-static int plan_shadow(const struct logindefs *ld, struct files *fs, const struct account *a)
+static int ensure_gshadow(struct files *fs, const struct account *a)
+{
+	struct acline_field line;
+
+	if (!fs->f[F_GSHADOW].exists || (!a->system && current_line(&fs->f[F_GSHADOW], a->name, &line)))
+		return 0;	/* a system account's stray entry is replaced */
+	return put_line(&fs->f[F_GSHADOW], a->name, "%s:!::\n", a->name);
+}
+
+static int ensure_passwd(const struct config *cfg, struct files *fs, const struct account *a)
+{
+	struct acline_field line;
+
+	if (current_line(&fs->f[F_PASSWD], a->name, &line))
+		return 0;
+	return put_line(&fs->f[F_PASSWD], a->name, "%s:x:%u:%u:%s:%s:%s\n", a->name, (unsigned)a->uid,
+			(unsigned)a->gid, a->gecos, a->home, a->shell ? a->shell : cfg->shell);
+}
+
+/* The shadow entry with this attempt's hash, whatever an earlier attempt wrote. */
+static int ensure_shadow(const struct logindefs *ld, struct files *fs, const struct account *a)
 {
 	return put_line(&fs->f[F_SHADOW], a->name, "%s:%s:%ld:%ld:%ld:%ld:::\n", a->name, a->hash,
 			(long)(time(NULL) / 86400), ld->pass_min_days, ld->pass_max_days, ld->pass_warn_age);
 }
-
 static int write_all(int fd, const char *data, size_t len)
 {
 	size_t off = 0;
@@ -459,8 +576,54 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-static int write_as(int etc, const char *name, const char *data, size_t len, const char *tail,
-		    const struct stat *st)
+static int by_offset(const void *x, const void *y)
+{
+	const struct edit *a = x, *b = y;
+
+	return a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* data with its edits: replaced lines in place, then the appended ones. */
+static int write_edited(int fd, struct acfile *f)
+{
+	size_t from = 0;
+	bool nl = true;
+	int r = 0;
+
+	qsort(f->edit, f->nedit, sizeof(*f->edit), by_offset);
+	for (size_t i = 0; i < f->nedit && r == 0; i++) {
+		struct edit *e = &f->edit[i];
+		size_t upto = e->at == SIZE_MAX ? f->len : e->at;
+
+		if (upto > from) {
+			r = write_all(fd, f->data + from, upto - from);
+			nl = f->data[upto - 1] == '\n';
+			from = upto;
+		}
+		if (r == 0 && e->at == SIZE_MAX && !nl && e->text.len)
+			r = write_all(fd, "\n", 1);	/* the file had no final newline */
+		if (r == 0 && e->text.len) {
+			r = write_all(fd, e->text.data, e->text.len);
+			nl = e->text.data[e->text.len - 1] == '\n';
+		}
+		if (e->at != SIZE_MAX)
+			from = e->at + e->len;
+	}
+	if (r == 0 && from < f->len)
+		r = write_all(fd, f->data + from, f->len - from);
+	return r;
+}
+
+static int write_contents(int fd, struct acfile *f, bool old)
+{
+	if (old)
+		return write_all(fd, f->data, f->len);
+	if (f->next.data)
+		return write_all(fd, f->next.data, f->next.len);
+	return write_edited(fd, f);
+}
+
+static int write_as(int etc, const char *name, struct acfile *f, bool old)
 {
 	char tmp[64];
 	int fd, r = 0;
@@ -470,12 +633,10 @@ static int write_as(int etc, const char *name, const char *data, size_t len, con
 	fd = openat(etc, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fchown(fd, st->st_uid, st->st_gid) != 0 || fchmod(fd, st->st_mode & 07777) != 0)
+	if (fchown(fd, f->st.st_uid, f->st.st_gid) != 0 || fchmod(fd, f->st.st_mode & 07777) != 0)
 		r = -errno;
 	if (r == 0)
-		r = write_all(fd, data, len);
-	if (r == 0 && tail)
-		r = write_all(fd, tail, strlen(tail));
+		r = write_contents(fd, f, old);
 	if (r == 0 && fsync(fd) != 0)
 		r = -errno;
 	if (close(fd) != 0 && r == 0)
@@ -498,20 +659,19 @@ static int commit_file(struct files *fs, int which)
 	char backup[64];
 	int r = 0;
 
-	if (!f->next && !f->tail)
+	if (!changed(f))
 		return 0;
 	snprintf(backup, sizeof(backup), "%s-", file_names[which]);
 	if (unlinkat(fs->etc, backup, 0) != 0 && errno != ENOENT)
 		r = -errno;
 	if (r == 0 && linkat(fs->etc, file_names[which], fs->etc, backup, 0) != 0)
-		r = write_as(fs->etc, backup, f->data, f->len, NULL, &f->st);
-	if (r == 0 && f->next)
-		r = write_as(fs->etc, file_names[which], f->next, strlen(f->next), NULL, &f->st);
-	else if (r == 0)
-		r = write_as(fs->etc, file_names[which], f->data, f->len, f->tail, &f->st);
+		r = write_as(fs->etc, backup, f, true);
+	if (r == 0)
+		r = write_as(fs->etc, file_names[which], f, false);
 	return r;
 }
 
+/* In this order, so that an interrupted commit leaves a group without its user, never a user without its group. */
 static int commit_all(struct files *fs, char *err, size_t errlen)
 {
 	static const int order[] = { F_GROUP, F_GSHADOW, F_PASSWD, F_SHADOW };
@@ -527,19 +687,101 @@ static int commit_all(struct files *fs, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * shadow-utils' per-file lock as commonio makes it: NAME.PID holding our
+ * pid, hard-linked to NAME.lock, so that it is taken atomically or not at
+ * all; a lock whose process is gone (killed) is stale and removed.
+ */
+static int lock_one(int etc, const char *name, pid_t pid)
+{
+	char tmp[64], lock[64], text[32];
+	int fd, r = 0, len = snprintf(text, sizeof(text), "%d", (int)pid);
+
+	snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)pid);
+	snprintf(lock, sizeof(lock), "%s.lock", name);
+	unlinkat(etc, tmp, 0);
+	fd = openat(etc, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, text, (size_t)len);
+	close(fd);
+	if (r == 0 && linkat(etc, tmp, etc, lock, 0) != 0)
+		r = -errno;
+	unlinkat(etc, tmp, 0);
+	return r;
+}
+
+/* The pid in NAME.lock is gone: the lock is stale. */
+static bool stale(int etc, const char *name)
+{
+	char lock[64], text[32] = "";
+	int fd;
+	ssize_t n;
+	long pid;
+
+	snprintf(lock, sizeof(lock), "%s.lock", name);
+	fd = openat(etc, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	pid = strtol(text, NULL, 10);
+	return pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
+static void unlock_names(int etc, int upto)
+{
+	char lock[64];
+
+	for (int i = 0; i < upto; i++) {
+		snprintf(lock, sizeof(lock), "%s.lock", file_names[i]);
+		unlinkat(etc, lock, 0);
+	}
+}
+
+/* Every NAME.lock, or none. */
+static int lock_names(int etc)
+{
+	pid_t pid = getpid();
+	int r = 0, i;
+
+	for (i = 0; i < F_COUNT && r == 0; i++) {
+		r = lock_one(etc, file_names[i], pid);
+		if (r == -EEXIST && stale(etc, file_names[i])) {
+			char lock[64];
+
+			snprintf(lock, sizeof(lock), "%s.lock", file_names[i]);
+			unlinkat(etc, lock, 0);
+			r = lock_one(etc, file_names[i], pid);
+		}
+	}
+	if (r)
+		unlock_names(etc, i - 1);
+	return r;
+}
+
+/* lckpwdf's .pwd.lock, then every NAME.lock, waiting at most LOCK_WAIT_S for both. */
 static int lock_files(int etc, int *lockfd)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
 	int fd = openat(etc, ".pwd.lock", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int i = 0;
 
 	if (fd < 0)
 		return -errno;
-	for (int i = 0; i < LOCK_WAIT_S * 20; i++) {
-		if (fcntl(fd, F_SETLK, &fl) == 0) {
+	for (; i < LOCK_WAIT_S * 20 && fcntl(fd, F_SETLK, &fl) != 0; i++)
+		nanosleep(&tick, NULL);
+	for (; i < LOCK_WAIT_S * 20; i++) {
+		int r = lock_names(etc);
+
+		if (r == 0) {
 			*lockfd = fd;
 			return 0;
 		}
+		if (r != -EEXIST)
+			break;
 		nanosleep(&tick, NULL);
 	}
 	close(fd);
@@ -554,13 +796,22 @@ static int open_etc(const struct config *cfg)
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+static void release_file(struct acfile *f)
+{
+	data_free(f->data, f->cap);
+	for (size_t i = 0; i < f->nedit; i++) {
+		free(f->edit[i].name);
+		acbuf_free(&f->edit[i].text);
+	}
+	free(f->edit);
+	acbuf_free(&f->next);
+	memset(f, 0, sizeof(*f));
+}
+
 static void release(struct files *fs)
 {
-	for (int i = 0; i < F_COUNT; i++) {
-		data_free(fs->f[i].data, fs->f[i].cap);
-		free(fs->f[i].next);
-		free(fs->f[i].tail);
-	}
+	for (int i = 0; i < F_COUNT; i++)
+		release_file(&fs->f[i]);
 	if (fs->etc >= 0)
 		close(fs->etc);
 }
@@ -579,7 +830,7 @@ static int load_all(struct files *fs, char *err, size_t errlen)
 
 typedef int files_fn(const struct config *cfg, struct files *fs, void *ctx, char *err, size_t errlen);
 
-/* fn on sysroot's account files, under the password-file lock. */
+/* fn on sysroot's account files, under the password-file locks. */
 static int with_files(const struct config *cfg, files_fn *fn, void *ctx, char *err, size_t errlen)
 {
 	struct files fs = { .etc = open_etc(cfg) };
@@ -593,34 +844,55 @@ static int with_files(const struct config *cfg, files_fn *fn, void *ctx, char *e
 		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
 	if (r == 0)
 		r = fn(cfg, &fs, ctx, err, errlen);
-	if (lockfd >= 0)
+	if (lockfd >= 0) {
+		unlock_names(fs.etc, F_COUNT);
 		close(lockfd);
+	}
 	release(&fs);
 	return r;
+}
+
+/* A system account that is there already is kept as it is. */
+static int keep_system(struct files *fs, struct account *a)
+{
+	long uid = entry_id(&fs->f[F_PASSWD], a->name, 2), gid = entry_id(&fs->f[F_PASSWD], a->name, 3);
+
+	if (uid < 0 || gid < 0)
+		return -EINVAL;
+	a->uid = (uid_t)uid;
+	a->gid = (gid_t)gid;
+	return 0;
 }
 
 static int update_files(const struct config *cfg, const struct logindefs *ld, struct files *fs,
 			struct account *a, char *err, size_t errlen)
 {
+	struct acline_field line;
 	int r = load_all(fs, err, errlen);
-	bool there;
 
 	if (r)
 		return r;
-	there = entry_of(&fs->f[F_PASSWD], a->name) != NULL;
-	if (there && a->system)
-		return plan_resume(fs, a, err, errlen);	/* there already: leave it as it is */
-	if (there)
-		r = plan_resume(fs, a, err, errlen);
-	else if (entry_of(&fs->f[F_GROUP], a->name)) {
-		snprintf(err, errlen, "group %s exists without a user of that name", a->name);
-		r = -EEXIST;
-	} else
-		r = plan_new(cfg, ld, fs, a, err, errlen);
+	if (a->system && current_line(&fs->f[F_PASSWD], a->name, &line)) {
+		r = keep_system(fs, a);
+		if (r)
+			snprintf(err, errlen, "passwd: the entry of %s is malformed", a->name);
+		return r;
+	}
+	r = plan_ids(ld, fs, a, err, errlen);
 	if (r == 0)
-		r = plan_shadow(ld, fs, a);
+		r = ensure_group(fs, a);
+	if (r == 0)
+		r = ensure_gshadow(fs, a);
+	if (r == 0)
+		r = ensure_passwd(cfg, fs, a);
+	if (r == 0 && !a->system)
+		r = ensure_groups(cfg, fs, a->name, err, errlen);
+	if (r == 0)
+		r = ensure_shadow(ld, fs, a);
 	if (r == 0)
 		r = commit_all(fs, err, errlen);
+	else if (!err[0])
+		snprintf(err, errlen, "the account files: %s", strerror(-r));
 	return r;
 }
 
@@ -642,6 +914,7 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	struct provision_job job = { ld, a };
 	int r;
 
+	err[0] = '\0';
 	if (a->system)
 		snprintf(a->home, sizeof(a->home), "/nonexistent");
 	else if ((size_t)snprintf(a->home, sizeof(a->home), "%s/%s", strcmp(cfg->home_base, "/") ? cfg->home_base : "",
@@ -663,98 +936,93 @@ struct shadow_edit {
 	const char *hash;	/* SHADOW_PASSWORD */
 };
 
-/* Split a shadow line into its nine fields, in copy. */
-static int shadow_fields(const char *line, char *copy, size_t size, char *field[9], char *err, size_t errlen)
+/* revoke's mark: a '!' before the hash and expired on day 1. */
+static bool revoked_mark(const struct acline_field *field)
 {
-	const char *eol = strchr(line, '\n');
-	size_t n = eol ? (size_t)(eol - line) : strlen(line);
-	char *f = copy;
-	int count;
-
-	if (n >= size) {
-		snprintf(err, errlen, "shadow: the entry is too long");
-		return -EINVAL;
-	}
-	memcpy(copy, line, n);
-	copy[n] = '\0';
-	for (count = 0; f && count < 9; count++) {
-		field[count] = f;
-		f = strchr(f, ':');
-		if (f)
-			*f++ = '\0';
-	}
-	if (count != 9 || f) {
-		snprintf(err, errlen, "shadow: the entry is malformed");
-		return -EINVAL;
-	}
-	return 0;
+	return field[1].len && field[1].s[0] == '!' && acline_is(field[7], "1");
 }
 
 /*
  * The edited line. Locked: one more '!' before the hash (an administrator's
- * own lock survives a revoke and restore) and expired on day 1; unlocked:
- * one '!' less, and the expiry cleared if it is revoke's day 1; a new
- * password: the hash (behind the '!' of a lock, if there is one) and today
- * as the date of the last change. -ENODATA: nothing but '!' would be left
- * unlocked, so it stays locked.
+ * own lock survives a revoke and restore) and expired on day 1, once (a
+ * second revoke changes nothing); unlocked: that undone, if it is there;
+ * a new password: the hash (behind the '!' of a lock, if there is one) and
+ * today as the date of the last change. -ENODATA: nothing but '!' would be
+ * left unlocked, so it stays locked.
  */
-static int edit_line(const char *line, const struct shadow_edit *e, char *out, size_t len, char *err, size_t errlen)
+static int edit_line(struct acline_field line, const struct shadow_edit *e, struct acbuf *out, char *err, size_t errlen)
 {
-	char copy[4096], *field[9], lastchg[24];
-	const char *hash = "", *lock = "", *expire;
-	int r = shadow_fields(line, copy, sizeof(copy), field, err, errlen), n;
+	struct acline_field field[9], hash;
+	char lastchg[24];
+	bool mark;
+	int r = 0;
 
-	if (r)
-		return r;
-	if (e->what == SHADOW_LOCK) {
-		lock = "!";
-		hash = field[1];
-	} else if (e->what == SHADOW_UNLOCK) {
-		hash = field[1][0] == '!' ? field[1] + 1 : field[1];
-		if (!hash[strspn(hash, "!")]) {
-			hash = field[1];
-			r = -ENODATA;
+	if (acline_split(line.s, line.len, field, 9) != 9 || memchr(field[8].s, ':', field[8].len)) {
+		snprintf(err, errlen, "shadow: the entry is malformed");
+		return -EINVAL;
+	}
+	mark = revoked_mark(field);
+	hash = field[1];
+	if (e->what == SHADOW_UNLOCK && mark) {
+		hash.s++, hash.len--;
+		if (strspn(hash.s, "!") >= hash.len) {
+			snprintf(err, errlen, "no password behind the lock: it stays locked; issue a new PIN");
+			return -ENODATA;
 		}
-	} else {
-		lock = field[1][0] == '!' ? "!" : "";
-		hash = e->hash;
 	}
-	expire = e->what == SHADOW_LOCK ? "1" : e->what == SHADOW_UNLOCK && strcmp(field[7], "1") == 0 ? "" : field[7];
 	snprintf(lastchg, sizeof(lastchg), "%ld", (long)(time(NULL) / 86400));
-	n = snprintf(out, len, "%s:%s%s:%s:%s:%s:%s:%s:%s:%s\n", field[0], lock, hash,
-		     e->what == SHADOW_PASSWORD ? lastchg : field[2], field[3], field[4], field[5], field[6], expire,
-		     field[8]);
-	if (n < 0 || (size_t)n >= len) {
-		snprintf(err, errlen, "shadow: the entry would be too long");
-		return -E2BIG;
-	}
-	if (r == -ENODATA)
-		snprintf(err, errlen, "no password behind the lock: it stays locked; issue a new PIN");
+	r = acbuf_field(out, field[0]);
+	if (r == 0)
+		r = acbuf_puts(out, e->what == SHADOW_LOCK && !mark ? ":!" : ":");
+	if (r == 0 && e->what == SHADOW_PASSWORD)
+		r = acbuf_puts(out, field[1].len && field[1].s[0] == '!' ? "!" : "");
+	if (r == 0)
+		r = e->what == SHADOW_PASSWORD ? acbuf_puts(out, e->hash) : acbuf_field(out, hash);
+	if (r == 0)
+		r = acbuf_puts(out, ":");
+	if (r == 0)
+		r = e->what == SHADOW_PASSWORD ? acbuf_puts(out, lastchg) : acbuf_field(out, field[2]);
+	if (r == 0)
+		r = acbuf_puts(out, ":");
+	if (r == 0)
+		r = acbuf_fields(out, field, 3, 6);
+	if (r == 0)
+		r = acbuf_puts(out, ":");
+	if (r == 0 && e->what == SHADOW_LOCK)
+		r = acbuf_puts(out, "1");
+	else if (r == 0 && !(e->what == SHADOW_UNLOCK && mark))
+		r = acbuf_field(out, field[7]);
+	if (r == 0)
+		r = acbuf_puts(out, ":");
+	if (r == 0)
+		r = acbuf_field(out, field[8]);
+	if (r == 0)
+		r = acbuf_puts(out, "\n");
 	return r;
 }
 
 static int edit_shadow(struct files *fs, const char *name, const struct shadow_edit *e, char *err, size_t errlen)
 {
-	char line[4200];
-	const char *at;
+	struct acline_field line;
+	struct acbuf out = { 0 };
 	int r = load(fs, F_SHADOW);
 
 	if (r) {
 		snprintf(err, errlen, "reading shadow: %s", strerror(-r));
 		return r;
 	}
-	at = entry_of(&fs->f[F_SHADOW], name);
-	if (!at) {
+	if (!current_line(&fs->f[F_SHADOW], name, &line)) {
 		snprintf(err, errlen, "shadow: no entry for %s", name);
 		return -ENOENT;
 	}
-	r = edit_line(at, e, line, sizeof(line), err, errlen);
-	if (r == -ENODATA)
-		return r;	/* unlocking would leave no password: the line stays as it is */
+	r = edit_line(line, e, &out, err, errlen);
+	if (r == 0 && out.len == line.len + 1 && memcmp(out.data, line.s, line.len) == 0)
+		r = -EALREADY;
 	if (r == 0)
-		r = replace_line(&fs->f[F_SHADOW], name, line);
+		r = set_line(&fs->f[F_SHADOW], name, out.data, out.len);
 	if (r == 0)
 		r = commit_all(fs, err, errlen);
+	acbuf_free(&out);
 	return r;
 }
 
@@ -796,170 +1064,170 @@ int accounts_set_locked(const struct config *cfg, const char *name, bool locked,
 
 	return change_shadow(cfg, name, &e, err, errlen);
 }
-
 /*
- * Renaming: every line of a file rewritten by one function, into next.
- * The fields of a line are split in place in a copy; lists (members,
- * administrators) are comma-separated.
+ * Renaming: every line of a file rewritten into next, the lines the rename
+ * does not touch byte for byte; lists (members, administrators) are
+ * comma-separated. Each file is renamed on its own, so an interrupted
+ * rename is finished by the next (resume): a line that already carries the
+ * new name is left as it is.
  */
 struct rename {
 	const char *from, *to;
 	char old_home[CONFIG_PATH_MAX + 64], new_home[CONFIG_PATH_MAX + 64];
-	unsigned long gid;	/* the user's primary group */
+	bool moves_home;	/* the home is home_base/from (or already home_base/to) */
+	long gid;		/* the user's primary group */
+	bool resume;
 	bool group_renamed;
 };
 
-/* list with the name from replaced by to, appended to out. */
-static void put_list(FILE *out, const char *list, const struct rename *rn)
+static int renamed_passwd(struct acline_field *f, struct rename *rn, struct acbuf *out)
 {
-	char copy[4096], *save = NULL, *m;
-	const char *sep = "";
+	int r = acbuf_puts(out, rn->to);
 
-	snprintf(copy, sizeof(copy), "%s", list);
-	for (m = strtok_r(copy, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-		fprintf(out, "%s%s", sep, strcmp(m, rn->from) ? m : rn->to);
-		sep = ",";
-	}
+	if (r == 0)
+		r = acbuf_put(out, ":", 1);
+	if (r == 0)
+		r = acbuf_fields(out, f, 1, 4);
+	if (r == 0)
+		r = acbuf_put(out, ":", 1);
+	if (r == 0)
+		r = acline_is(f[5], rn->old_home) ? acbuf_puts(out, rn->new_home) : acbuf_field(out, f[5]);
+	if (r == 0)
+		r = acbuf_put(out, ":", 1);
+	return r ? r : acbuf_field(out, f[6]);
 }
 
-static int split(char *line, char **field, int max)
+static bool is_gid(struct acline_field f, long gid)
 {
-	int n = 0;
+	char digits[24];
 
-	for (char *f = line; f && n < max; n++) {
-		field[n] = f;
-		f = strchr(f, ':');
-		if (f)
-			*f++ = '\0';
-	}
-	return n;
+	if (f.len == 0 || f.len >= sizeof(digits))
+		return false;
+	memcpy(digits, f.s, f.len);
+	digits[f.len] = '\0';
+	return text_is_digits(digits) && strtol(digits, NULL, 10) == gid;
 }
 
-static bool in_list(const char *list, const char *name)
+static int renamed_group(int which, struct acline_field *f, bool me, struct rename *rn, struct acbuf *out)
 {
-	size_t n = strlen(name);
+	int r = me ? acbuf_puts(out, rn->to) : acbuf_field(out, f[0]);
 
-	for (const char *m = list; m; m = strchr(m, ',') ? strchr(m, ',') + 1 : NULL)
-		if (strncmp(m, name, n) == 0 && (m[n] == ',' || m[n] == '\0'))
-			return true;
-	return false;
+	if (r == 0)
+		r = acbuf_put(out, ":", 1);
+	if (r == 0)
+		r = acbuf_field(out, f[1]);
+	if (r == 0)
+		r = acbuf_put(out, ":", 1);
+	if (r == 0)
+		r = which == F_GSHADOW ? acbuf_list_renamed(out, f[2], rn->from, rn->to) : acbuf_field(out, f[2]);
+	if (r == 0)
+		r = acbuf_put(out, ":", 1);
+	return r ? r : acbuf_list_renamed(out, f[3], rn->from, rn->to);
 }
 
-/*
- * One line (without its newline) of file which, as it is after the
- * rename; a line the rename does not touch is written as it was, byte for
- * byte.
- */
-static void rename_line(int which, const char *line, struct rename *rn, FILE *out)
+/* One line (without its newline) of file which, as it is after the rename. */
+static int rename_line(int which, struct acline_field line, struct rename *rn, struct acbuf *out)
 {
-	char copy[8192], *f[9];
-	int n;
-	bool me, group;
+	struct acline_field f[9];
+	int n = acline_split(line.s, line.len, f, which == F_SHADOW ? 9 : which == F_PASSWD ? 7 : 4);
+	bool me = acline_is(f[0], rn->from), group = (which == F_GROUP || which == F_GSHADOW) && n == 4;
 
-	snprintf(copy, sizeof(copy), "%s", line);
-	n = split(copy, f, which == F_SHADOW ? 9 : which == F_PASSWD ? 7 : 4);
-	me = strcmp(f[0], rn->from) == 0;
-	if (which == F_PASSWD && me && n == 7) {
-		fprintf(out, "%s:%s:%s:%s:%s:%s:%s", rn->to, f[1], f[2], f[3], f[4],
-			rn->old_home[0] && strcmp(f[5], rn->old_home) == 0 ? rn->new_home : f[5], f[6]);
-		return;
-	}
+	if (which == F_PASSWD && me && n == 7)
+		return renamed_passwd(f, rn, out);
 	if (which == F_SHADOW && me) {
-		fprintf(out, "%s%s", rn->to, line + strlen(rn->from));
-		return;
+		int r = acbuf_puts(out, rn->to);
+
+		return r ? r : acbuf_put(out, line.s + f[0].len, line.len - f[0].len);
 	}
-	group = (which == F_GROUP || which == F_GSHADOW) && n == 4;
-	if (group && which == F_GROUP && me && strtoul(f[2], NULL, 10) == rn->gid)
+	if (group && which == F_GROUP && me && is_gid(f[2], rn->gid))
 		rn->group_renamed = true;
-	me = me && (which == F_GROUP ? strtoul(f[2], NULL, 10) == rn->gid : rn->group_renamed);
-	if (!group || (!me && !in_list(f[3], rn->from) && !(which == F_GSHADOW && in_list(f[2], rn->from)))) {
-		fputs(line, out);
-		return;
-	}
-	fprintf(out, "%s:%s:", me ? rn->to : f[0], f[1]);
-	if (which == F_GSHADOW)
-		put_list(out, f[2], rn);
-	else
-		fputs(f[2], out);
-	fputc(':', out);
-	put_list(out, f[3], rn);
+	me = me && (which == F_GROUP ? is_gid(f[2], rn->gid) : rn->group_renamed);
+	if (!group || (!me && !acline_list_has(f[3], rn->from) && !(which == F_GSHADOW && acline_list_has(f[2], rn->from))))
+		return acbuf_field(out, line);
+	return renamed_group(which, f, me, rn, out);
 }
 
 static int rename_in(struct acfile *f, int which, struct rename *rn)
 {
-	char *buf = NULL, line[8192];
-	size_t len = 0;
-	const char *at = f->data;
-	FILE *out;
+	const char *at = f->data, *end = f->data ? f->data + f->len : NULL;
+	int r = 0;
 
-	if (!f->data)
+	if (!f->exists)
 		return 0;
-	out = open_memstream(&buf, &len);
-	if (!out)
-		return -ENOMEM;
-	while (*at) {
-		const char *eol = strchr(at, '\n');
-		size_t n = eol ? (size_t)(eol - at) : strlen(at);
+	while (r == 0 && at && at < end) {
+		struct acline_field line = { at, line_len(at, end) };
 
-		if (n >= sizeof(line)) {
-			fclose(out);
-			free(buf);
-			return -E2BIG;
-		}
-		memcpy(line, at, n);
-		line[n] = '\0';
-		rename_line(which, line, rn, out);
-		if (eol)
-			fputc('\n', out);
-		at += n + (eol != NULL);
+		r = rename_line(which, line, rn, &f->next);
+		at += line.len;
+		if (r == 0 && at < end)
+			r = acbuf_put(&f->next, "\n", 1);
+		at += at < end;
 	}
-	if (fclose(out) != 0) {
-		free(buf);
-		return -ENOMEM;
-	}
-	f->next = buf;
-	return 0;
+	if (r == 0 && !f->next.data)
+		r = acbuf_put(&f->next, "", 0);
+	return r;
 }
 
-/* The user's gid and home, and whether its home is home_base/from (then it moves). */
-static int plan_rename(const struct config *cfg, struct files *fs, struct rename *rn, char *err, size_t errlen)
+/* The user's line in passwd: under the old name, or (resuming) the new one. */
+static int user_line(struct files *fs, struct rename *rn, struct acline_field *field, char *err, size_t errlen)
 {
-	const char *line = entry_of(&fs->f[F_PASSWD], rn->from), *eol;
-	const char *base = strcmp(cfg->home_base, "/") ? cfg->home_base : "";
-	char copy[8192], *f[7];
+	struct acline_field line, other;
+	bool old = current_line(&fs->f[F_PASSWD], rn->from, &line);
+	bool new_there = current_line(&fs->f[F_PASSWD], rn->to, &other);
 
-	if (!line) {
+	if (old && new_there) {
+		snprintf(err, errlen, "%s is already a user in passwd", rn->to);
+		return -EEXIST;
+	}
+	if (!old && !(rn->resume && new_there)) {
 		snprintf(err, errlen, "passwd: no user %s", rn->from);
 		return -ENOENT;
 	}
-	if (entry_of(&fs->f[F_PASSWD], rn->to) || entry_of(&fs->f[F_GROUP], rn->to)) {
-		snprintf(err, errlen, "%s is already a user or group in the account files", rn->to);
-		return -EEXIST;
-	}
-	eol = strchr(line, '\n');
-	snprintf(copy, sizeof(copy), "%.*s", (int)(eol ? eol - line : (long)strlen(line)), line);
-	if (split(copy, f, 7) != 7 || !text_is_digits(f[3])) {
-		snprintf(err, errlen, "passwd: the entry of %s is malformed", rn->from);
+	if (!old)
+		line = other;
+	if (acline_split(line.s, line.len, field, 7) != 7 || !is_gid(field[3], strtol(field[3].s, NULL, 10))) {
+		snprintf(err, errlen, "passwd: the entry of %s is malformed", old ? rn->from : rn->to);
 		return -EINVAL;
 	}
-	rn->gid = strtoul(f[3], NULL, 10);
-	snprintf(rn->old_home, sizeof(rn->old_home), "%s/%s", base, rn->from);
-	snprintf(rn->new_home, sizeof(rn->new_home), "%s/%s", base, rn->to);
-	if (strcmp(f[5], rn->old_home) != 0)
-		rn->old_home[0] = '\0';	/* a home elsewhere stays where it is */
 	return 0;
 }
 
-/* The home directory follows the name, under sysroot; an existing target is refused before any file changes. */
+/* The user's gid and home, and whether its home moves; the new name must be free (or ours, resuming). */
+static int plan_rename(const struct config *cfg, struct files *fs, struct rename *rn, char *err, size_t errlen)
+{
+	const char *base = strcmp(cfg->home_base, "/") ? cfg->home_base : "";
+	struct acline_field f[7], line;
+	int r = user_line(fs, rn, f, err, errlen);
+
+	if (r)
+		return r;
+	rn->gid = strtol(f[3].s, NULL, 10);
+	if (current_line(&fs->f[F_GROUP], rn->to, &line) && !(rn->resume && entry_id(&fs->f[F_GROUP], rn->to, 2) == rn->gid)) {
+		snprintf(err, errlen, "%s is already a group in the account files", rn->to);
+		return -EEXIST;
+	}
+	snprintf(rn->old_home, sizeof(rn->old_home), "%s/%s", base, rn->from);
+	snprintf(rn->new_home, sizeof(rn->new_home), "%s/%s", base, rn->to);
+	rn->moves_home = acline_is(f[5], rn->old_home) || acline_is(f[5], rn->new_home);
+	return 0;
+}
+
+static void sysroot_path(const struct config *cfg, const char *path, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", path);
+}
+
+/* The home directory follows the name, under sysroot; a target that is not ours is refused before any file changes. */
 static int home_target_free(const struct config *cfg, const struct rename *rn, char *err, size_t errlen)
 {
-	char path[2 * CONFIG_PATH_MAX + 128];
+	char from[2 * CONFIG_PATH_MAX + 128], to[2 * CONFIG_PATH_MAX + 128];
 	struct stat st;
 
-	if (!rn->old_home[0])
+	if (!rn->moves_home)
 		return 0;
-	snprintf(path, sizeof(path), "%s%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", rn->new_home);
-	if (lstat(path, &st) == 0) {
+	sysroot_path(cfg, rn->old_home, from, sizeof(from));
+	sysroot_path(cfg, rn->new_home, to, sizeof(to));
+	if (lstat(to, &st) == 0 && (!rn->resume || lstat(from, &st) == 0)) {
 		snprintf(err, errlen, "%s already exists", rn->new_home);
 		return -EEXIST;
 	}
@@ -970,12 +1238,11 @@ static int home_target_free(const struct config *cfg, const struct rename *rn, c
 static int move_home(const struct config *cfg, const struct rename *rn, char *err, size_t errlen)
 {
 	char from[2 * CONFIG_PATH_MAX + 128], to[2 * CONFIG_PATH_MAX + 128];
-	const char *root = strcmp(cfg->sysroot, "/") ? cfg->sysroot : "";
 
-	if (!rn->old_home[0])
+	if (!rn->moves_home)
 		return 0;
-	snprintf(from, sizeof(from), "%s%s", root, rn->old_home);
-	snprintf(to, sizeof(to), "%s%s", root, rn->new_home);
+	sysroot_path(cfg, rn->old_home, from, sizeof(from));
+	sysroot_path(cfg, rn->new_home, to, sizeof(to));
 	if (rename(from, to) != 0 && errno != ENOENT)
 		snprintf(err, errlen, "the account is renamed, but %s could not be moved to %s (%s): move it by hand",
 			 rn->old_home, rn->new_home, strerror(errno));
@@ -994,7 +1261,7 @@ static int rename_files(const struct config *cfg, struct files *fs, struct renam
 		r = home_target_free(cfg, rn, err, errlen);
 	for (int i = 0; r == 0 && i < F_COUNT; i++)
 		if ((r = rename_in(&fs->f[order[i]], order[i], rn)) != 0)
-			snprintf(err, errlen, "%s: a line is too long", file_names[order[i]]);
+			snprintf(err, errlen, "%s: %s", file_names[order[i]], strerror(-r));
 	if (r == 0)
 		r = commit_all(fs, err, errlen);
 	return r;
@@ -1009,10 +1276,11 @@ static int run_rename(const struct config *cfg, struct files *fs, void *ctx, cha
 	return r ? r : move_home(cfg, rn, err, errlen);
 }
 
-int accounts_rename(const struct config *cfg, const char *from, const char *to, char *err, size_t errlen)
+int accounts_rename(const struct config *cfg, const char *from, const char *to, bool resume, char *err, size_t errlen)
 {
-	struct rename rn = { .from = from, .to = to };
+	struct rename rn = { .from = from, .to = to, .resume = resume };
 
+	err[0] = '\0';
 	return with_files(cfg, run_rename, &rn, err, errlen);
 }
 
@@ -1062,7 +1330,10 @@ void accounts_names_free(struct account_names *n)
 
 bool accounts_names_has(const struct account_names *n, const char *name)
 {
-	return getpwnam(name) || getgrnam(name) || entry_of(&n->passwd, name) || entry_of(&n->group, name);
+	struct acline_field line;
+
+	return getpwnam(name) || getgrnam(name) || current_line(&n->passwd, name, &line) ||
+	       current_line(&n->group, name, &line);
 }
 
 bool accounts_name_taken(const struct config *cfg, const char *name)

@@ -19,19 +19,29 @@ struct account {
 	const char *shell;	/* NULL: the configured shell */
 	bool system;		/* a system account (SYS_UID_MIN..): no home, no groups,
 				   kept as it is if it exists */
-	uid_t uid;		/* out */
-	gid_t gid;		/* out */
+	bool ids_known;		/* in: uid and gid are the recorded intent's */
+	uid_t uid;		/* in with ids_known, else out */
+	gid_t gid;
 	char home[4096];	/* out: as written in passwd */
+	/*
+	 * Called under the lock with the ids just chosen, before any file
+	 * changes: it makes the intent durable (nonzero: nothing is written).
+	 */
+	int (*record_intent)(const struct account *a, void *ctx);
+	void *intent_ctx;
 };
 
 /*
- * Create the account: under the password-file lock, a user-private group,
- * the passwd and shadow entries, gshadow where present, membership of the
- * configured groups, each file replaced atomically with a backup NAME-;
- * then the home directory from skel. If the name is already in passwd (an
- * activation interrupted after the files changed) the entries are kept,
- * the shadow hash is replaced, and the home is completed. err says why on
- * failure; on failure before the rename of a file nothing of it changed.
+ * Make sure the account exists: under the password-file locks (lckpwdf's
+ * .pwd.lock and shadow-utils' NAME.lock), a user-private group, the passwd
+ * and shadow entries, gshadow where present, membership of the configured
+ * groups, each file replaced atomically with a backup NAME-; then the home
+ * directory from skel. Idempotent against the intent: an entry already
+ * there with the intent's ids is kept (an interrupted attempt made it), the
+ * shadow hash is this attempt's, a missing piece is added; an entry of the
+ * name with other ids, or any entry without an intent, is refused. err says
+ * why on failure; on failure before the rename of a file nothing of it
+ * changed.
  */
 int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
 		       char *err, size_t errlen);
@@ -39,13 +49,14 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 /*
  * Lock name's account (revoked: one more '!' before the hash and expired on
  * day 1, so that keys and other methods fail in pam_unix's account check
- * too) or unlock it (one '!' less; the expiry cleared if it is day 1), in
- * sysroot's shadow, atomically as above. -ENOENT: no shadow entry;
+ * too) or unlock it (that undone), in sysroot's shadow, atomically as
+ * above. Both are idempotent: locking a revoked account or unlocking one
+ * that is not changes nothing (-EALREADY). -ENOENT: no shadow entry;
  * -ENODATA (unlocking): only '!' would be left, so it stays locked.
  */
 int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen);
 
-/* A new password hash for name in sysroot's shadow (and today as the date of the last change). */
+/* A new password hash for name in sysroot's shadow (and today as the date of the last change); -EALREADY: it is that one. */
 int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen);
 
 /*
@@ -53,10 +64,13 @@ int accounts_set_password(const struct config *cfg, const char *name, const char
  * group (its primary group, when named like the user) in group and
  * gshadow, the name in every member and administrator list, and the home
  * directory when it is home_base/from (refused if home_base/to exists).
- * The caller checks that to is a valid, free username. On success err is
- * empty, or says the home could not be moved (the files are renamed).
+ * The caller checks that to is a valid, free username. resume: finish a
+ * rename that was interrupted (the files may carry either name). On
+ * success err is empty, or says the home could not be moved (the files are
+ * renamed).
  */
-int accounts_rename(const struct config *cfg, const char *from, const char *to, char *err, size_t errlen);
+int accounts_rename(const struct config *cfg, const char *from, const char *to, bool resume, char *err,
+		    size_t errlen);
 
 /* True if name is a user or group in sysroot's files or known to NSS. */
 bool accounts_name_taken(const struct config *cfg, const char *name);

@@ -51,6 +51,7 @@ static const struct key keys[] = {
 	UINT(max_tries, 1, 100),
 	UINT(max_attempts, 1, 1000),
 	UINT(lock_time, 1, 30 * 86400),
+	UINT(lock_time_max, 1, 365 * 86400),
 	UINT(max_total_failures, 1, 1000000),
 	UINT(throttle_failures, 1, 1000000),
 	UINT(throttle_window, 1, 7 * 86400),
@@ -58,6 +59,8 @@ static const struct key keys[] = {
 	UINT(pin_ttl_days, 1, 3650),
 	ENUM(pin_hash_cost, cost_names),
 	UINT(max_concurrent_hashes, 1, 4096),
+	UINT(reply_timeout, 1, 86400),
+	UINT(dialogue_timeout, 1, 86400),
 	UINT(id_number_max_length, 1, 64),
 	UINT(student_number_max_length, 1, 64),
 	TEXT(username_format, K_TEXT),
@@ -100,6 +103,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_tries = 3;
 	cfg->max_attempts = 5;
 	cfg->lock_time = 900;
+	cfg->lock_time_max = 86400;
 	cfg->max_total_failures = 100;
 	cfg->throttle_failures = 20;
 	cfg->throttle_window = 600;
@@ -107,6 +111,8 @@ void config_defaults(struct config *cfg)
 	cfg->pin_ttl_days = 30;
 	cfg->pin_hash_cost = CONFIG_COST_INTERACTIVE;
 	cfg->max_concurrent_hashes = cpu_count();
+	cfg->reply_timeout = 120;
+	cfg->dialogue_timeout = 600;
 	cfg->id_number_max_length = 16;
 	cfg->student_number_max_length = 16;
 	strcpy(cfg->username_format, "%4g%f");

@@ -28,6 +28,7 @@ struct config {
 	unsigned max_tries;
 	unsigned max_attempts;
 	unsigned lock_time;
+	unsigned lock_time_max;
 	unsigned max_total_failures;
 	unsigned throttle_failures;
 	unsigned throttle_window;
@@ -35,6 +36,8 @@ struct config {
 	unsigned pin_ttl_days;
 	int pin_hash_cost;
 	unsigned max_concurrent_hashes;
+	unsigned reply_timeout;
+	unsigned dialogue_timeout;
 	unsigned id_number_max_length;
 	unsigned student_number_max_length;
 	char username_format[CONFIG_TEXT_MAX];

@@ -7,24 +7,42 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "conv.h"
 #include "relay.h"
 
-/* A reply may take the person as long as the caller allows (LoginGraceTime). */
-#define REPLY_TIMEOUT_MS (-1)
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The wait for the next reply: reply_timeout, cut short by the end of the whole dialogue. */
+static int reply_wait_ms(const struct conv_relay *cr)
+{
+	long long left = cr->deadline_ms - now_ms();
+
+	if (left <= 0)
+		return 0;
+	return left < cr->reply_ms ? (int)left : cr->reply_ms;
+}
 
 static int relay_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size)
 {
-	int fd = *(int *)c->ctx;
+	struct conv_relay *cr = c->ctx;
+	int fd = cr->fd, wait = reply_wait_ms(cr);
 	struct relay_frame f;
-	int r;
+	int r = wait > 0 ? 0 : -ETIMEDOUT;
 
-	r = relay_send(fd, echo ? RELAY_PROMPT_ECHO_ON : RELAY_PROMPT_ECHO_OFF, text);
 	if (r == 0)
-		r = relay_recv(fd, &f, REPLY_TIMEOUT_MS);
+		r = relay_send(fd, echo ? RELAY_PROMPT_ECHO_ON : RELAY_PROMPT_ECHO_OFF, text);
+	if (r == 0)
+		r = relay_recv(fd, &f, wait);
 	if (r)
 		return -ECONNABORTED;
 	if (f.type == RELAY_REPLY && f.len < size)
@@ -41,14 +59,31 @@ static int relay_prompt(struct conv *c, bool echo, const char *text, char *reply
 
 static int relay_message(struct conv *c, bool error, const char *text)
 {
-	return relay_send(*(int *)c->ctx, error ? RELAY_ERROR : RELAY_INFO, text) ? -ECONNABORTED : 0;
+	struct conv_relay *cr = c->ctx;
+
+	return relay_send(cr->fd, error ? RELAY_ERROR : RELAY_INFO, text) ? -ECONNABORTED : 0;
 }
 
-void conv_relay_init(struct conv *c, int *fd)
+static int relay_working(struct conv *c)
 {
+	struct conv_relay *cr = c->ctx;
+
+	return relay_send(cr->fd, RELAY_WORKING, NULL) ? -ECONNABORTED : 0;
+}
+
+void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeout, unsigned dialogue_timeout)
+{
+	r->reply_ms = (int)reply_timeout * 1000;
+	r->deadline_ms = now_ms() + (long long)dialogue_timeout * 1000;
 	c->prompt = relay_prompt;
 	c->message = relay_message;
-	c->ctx = fd;
+	c->working = relay_working;
+	c->ctx = r;
+}
+
+int conv_working(struct conv *c)
+{
+	return c->working ? c->working(c) : 0;
 }
 
 int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size)

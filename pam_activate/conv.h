@@ -20,11 +20,27 @@ struct conv {
 	int (*prompt)(struct conv *c, bool echo, const char *text, char *reply, size_t size);
 	/* Show a message; error selects PAM_ERROR_MSG. */
 	int (*message)(struct conv *c, bool error, const char *text);
+	/* Say that slow work without a prompt follows (may be NULL). */
+	int (*working)(struct conv *c);
 	void *ctx;
 };
 
-/* The relay to the module over fd (the helper's end of the socketpair). */
-void conv_relay_init(struct conv *c, int *fd);
+/*
+ * The relay to the module over fd (the helper's end of the socketpair).
+ * A reply is waited for at most reply_timeout seconds, and no reply after
+ * dialogue_timeout seconds from now: a caller with no limit of its own (a
+ * greeter left at a prompt) must not hold the person for ever.
+ */
+struct conv_relay {
+	int fd;
+	int reply_ms;
+	long long deadline_ms;	/* CLOCK_MONOTONIC */
+};
+
+void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeout, unsigned dialogue_timeout);
+
+/* Tell the module that work without prompts follows (it allows longer for the next frame). */
+int conv_working(struct conv *c);
 
 int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size);
 int conv_info(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

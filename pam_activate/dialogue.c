@@ -106,54 +106,71 @@ static bool same_text(const char *a, const char *b)
 	return n == strlen(b) && sodium_memcmp(a, b, n) == 0;
 }
 
-/* One Argon2id verification, real or dummy, under a host-wide slot. */
-static enum verdict check_pin(struct dialogue *d, const struct details *det, const struct person *p)
+/*
+ * One Argon2id verification, real or dummy, under a host-wide slot. The
+ * real one only for a person whose two numbers both matched and who may
+ * be verified (not locked, PIN not spent by failures): for anyone else the
+ * dummy runs, so that the answer takes the same time whatever the ID
+ * number is and whatever state its owner is in.
+ */
+static int check_pin(struct dialogue *d, const struct details *det, const struct person *p, bool *ok)
 {
-	bool ok = false;
 	int slot;
 
+	*ok = false;
 	if (slot_acquire(d->cfg->run_dir, d->cfg->max_concurrent_hashes, SLOT_WAIT_MS, &slot) != 0)
-		return V_BUSY;
+		return -EBUSY;
 	if (p && p->pin_hash[0] && strlen(det->pin) >= PIN_MIN)
-		ok = secret_pin_verify(d->pepper, det->id, det->pin, p->pin_hash) == 0;
+		*ok = secret_pin_verify(d->pepper, det->id, det->pin, p->pin_hash) == 0;
 	else
 		secret_pin_verify_dummy(d->pepper, det->pin, d->cfg->pin_hash_cost);
 	slot_release(slot);
-	return ok && same_text(det->student, p->student_number) ? V_OK : V_FAIL;
+	return 0;
 }
 
-static enum verdict verify(struct dialogue *d, const struct details *det, struct person *p, bool *found)
+/*
+ * *matched: the ID number and the student number are one person's. Only
+ * then do a lock or a spent PIN show, and only then does a failure count
+ * against the person: an ID number alone tells nothing and locks no one.
+ */
+static enum verdict verify(struct dialogue *d, const struct details *det, struct person *p, bool *matched)
 {
 	int r = store_person_by_id_number(d->st, det->id, p);
+	enum verdict v = V_OK;
+	bool ok;
 
-	*found = r == 0;
 	if (r && r != -ENOENT)
 		return V_ERROR;
-	if (*found && p->locked_until > time(NULL))
-		return V_LOCKED;
-	if (*found && p->state != PERSON_ACTIVE && p->total_failures >= d->cfg->max_total_failures)
-		return V_SPENT;
-	return check_pin(d, det, *found ? p : NULL);
+	*matched = r == 0 && same_text(det->student, p->student_number);
+	if (*matched && p->locked_until > time(NULL))
+		v = V_LOCKED;
+	else if (*matched && p->state != PERSON_ACTIVE && p->total_failures >= d->cfg->max_total_failures)
+		v = V_SPENT;
+	if (check_pin(d, det, *matched && v == V_OK ? p : NULL, &ok) != 0)
+		return V_BUSY;
+	return v != V_OK ? v : ok ? V_OK : V_FAIL;
 }
 
+/* lock_time doubled for each lock after the first, never beyond lock_time_max. */
 static int64_t lock_seconds(const struct config *cfg, unsigned locks)
 {
 	unsigned shift = locks > 0 ? locks - 1 : 0;
+	int64_t t = (int64_t)cfg->lock_time << (shift > 30 ? 30 : shift);
 
-	return (int64_t)cfg->lock_time << (shift > 20 ? 20 : shift);
+	return t < (int64_t)cfg->lock_time_max ? t : (int64_t)cfg->lock_time_max;
 }
 
 /* The failure counts of p, decided on the row as it is now, in one transaction. */
-static int count_failure(struct dialogue *d, struct person *p, bool found)
+static int count_failure(struct dialogue *d, struct person *p, bool matched)
 {
 	int64_t now = time(NULL);
 	int r = store_begin(d->st);
 
 	if (r == 0 && d->rhost[0])
 		r = store_throttle_add(d->st, d->rhost, now, now - d->cfg->throttle_window);
-	if (r == 0 && found)
+	if (r == 0 && matched)
 		r = store_person_by_id_number(d->st, p->id_number, p);
-	if (r == 0 && found) {
+	if (r == 0 && matched) {
 		p->failures++;
 		p->total_failures++;
 		if (p->failures >= d->cfg->max_attempts) {
@@ -170,14 +187,18 @@ static int count_failure(struct dialogue *d, struct person *p, bool found)
 	return r;
 }
 
+/* A success starts the failures and the doubling of locks over. */
 static int count_success(struct dialogue *d, struct person *p)
 {
 	int r;
 
-	if (p->failures == 0)
+	if (p->failures == 0 && p->locks == 0)
 		return 0;
-	p->failures = 0;
 	r = store_begin(d->st);
+	if (r == 0)
+		r = store_person_by_id_number(d->st, p->id_number, p);
+	p->failures = 0;
+	p->locks = 0;
 	if (r == 0)
 		r = store_person_set_failures(d->st, p);
 	if (r == 0)
@@ -296,18 +317,18 @@ static enum dialogue_outcome unavailable(struct dialogue *d)
 static int attempt(struct dialogue *d, struct details *det, unsigned tries_left)
 {
 	struct person p;
-	bool found;
+	bool matched;
 
-	switch (verify(d, det, &p, &found)) {
+	switch (verify(d, det, &p, &matched)) {
 	case V_OK:
 		if (count_success(d, &p) != 0)
 			return unavailable(d);
 		return eligible(d, &p);
 	case V_FAIL:
-		if (count_failure(d, &p, found) != 0)
+		if (count_failure(d, &p, matched) != 0)
 			return unavailable(d);
-		audit(d, LOG_NOTICE, "verify", found ? &p : NULL, found ? "failed" : "failed, unknown id");
-		if (found && p.locked_until > time(NULL)) {
+		audit(d, LOG_NOTICE, "verify", matched ? &p : NULL, matched ? "failed" : "failed, details of nobody");
+		if (matched && p.locked_until > time(NULL)) {
 			say_locked(d, &p);
 			return DIALOGUE_DENIED;
 		}

@@ -75,13 +75,24 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* Secrets must not end up in a core file. */
+/*
+ * Secrets must not end up in a core file. The caller's signal mask and
+ * dispositions are not ours (an ignored SIGTERM or a blocked SIGALRM would
+ * change how the helper ends); provisioning blocks the signals that end a
+ * process while it commits (provision.c).
+ */
 static void harden(void)
 {
 	struct rlimit none = { 0, 0 };
+	sigset_t all;
 
 	setrlimit(RLIMIT_CORE, &none);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 }
@@ -139,13 +150,14 @@ static void send_result(int fd, enum dialogue_outcome out, const struct dialogue
 static int run(const struct args *a, struct setup *s, int fd)
 {
 	struct conv conv;
+	struct conv_relay cr = { .fd = fd };
 	struct dialogue d = {
 		.cfg = &s->cfg, .st = s->st, .pepper = s->pepper, .conv = &conv,
 		.service = a->service, .rhost = a->rhost, .tty = a->tty,
 	};
 	enum dialogue_outcome out;
 
-	conv_relay_init(&conv, &fd);
+	conv_relay_init(&conv, &cr, s->cfg.reply_timeout, s->cfg.dialogue_timeout);
 	out = dialogue_run(&d);
 	send_result(fd, out, &d, &s->cfg);
 	return out == DIALOGUE_ACTIVATED ? 0 : 1;

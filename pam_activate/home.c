@@ -2,8 +2,14 @@
  * home.c: home directories, made the way a careful mkhomedir makes them.
  * Every step is relative to a directory descriptor reached with O_NOFOLLOW
  * from sysroot, so no symbolic link planted in home_base or skel can send a
- * write or a chown elsewhere. Files are created with O_EXCL, so an
- * interrupted copy is completed, never doubled or overwritten.
+ * write or a chown elsewhere.
+ *
+ * The home is built whole under a name no user can have (.NAME.activate,
+ * root's and 0700) and renamed into place last, so a home at NAME is
+ * complete, and one this activation did not make (not owned by the new
+ * uid) is refused, never handed over with someone else's files inside. An
+ * interrupted build is thrown away and started over: a half-written file
+ * or one not yet chowned never survives into the home.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +23,7 @@
 #include "home.h"
 
 #define MAX_DEPTH 32
+#define HOME_TMP_MAX 300
 
 /* Walk path (absolute, under root) one component at a time, never following a link. */
 static int walk(int root, const char *path)
@@ -141,24 +148,6 @@ static int copy_tree(int src, int dst, uid_t uid, gid_t gid, int depth)
 	return r;
 }
 
-/* The home itself: new, or ours from an interrupted attempt; never someone else's. */
-static int open_home(int base, const char *name, uid_t uid)
-{
-	struct stat st;
-	int fd;
-
-	if (mkdirat(base, name, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || (st.st_uid != 0 && st.st_uid != uid)) {
-		close(fd);
-		return -EEXIST;
-	}
-	return fd;
-}
-
 static int fill_home(const struct config *cfg, int root, int home, uid_t uid, gid_t gid)
 {
 	int skel, r = 0;
@@ -176,22 +165,91 @@ static int fill_home(const struct config *cfg, int root, int home, uid_t uid, gi
 	return r;
 }
 
+/* Remove name under dir and everything in it, never following a link. */
+static int remove_tree(int dir, const char *name, int depth)
+{
+	int fd, r = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (depth > MAX_DEPTH)
+		return -ELOOP;
+	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (r == 0 && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			r = remove_tree(dirfd(d), e->d_name, depth + 1);
+	closedir(d);
+	if (r == 0 && unlinkat(dir, name, AT_REMOVEDIR) != 0)
+		r = -errno;
+	return r;
+}
+
+/* 0: name is the home this activation made (owned by uid); -ENOENT: none yet; -EEXIST: someone else's. */
+static int home_state(int base, const char *name, uid_t uid)
+{
+	struct stat st;
+
+	if (fstatat(base, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	return S_ISDIR(st.st_mode) && st.st_uid == uid && uid != 0 ? 0 : -EEXIST;
+}
+
+static int build_home(const struct config *cfg, int root, int base, const char *tmp, uid_t uid, gid_t gid)
+{
+	int home, r = remove_tree(base, tmp, 0);
+
+	if (r == 0 && mkdirat(base, tmp, 0700) != 0)
+		r = -errno;
+	if (r)
+		return r;
+	home = openat(base, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (home < 0)
+		return -errno;
+	r = fill_home(cfg, root, home, uid, gid);
+	if (r == 0 && fsync(home) != 0)
+		r = -errno;
+	close(home);
+	return r;
+}
+
+static int place_home(const struct config *cfg, int root, int base, const char *name, uid_t uid, gid_t gid)
+{
+	char tmp[HOME_TMP_MAX];
+	int r = home_state(base, name, uid);
+
+	if (r != -ENOENT)
+		return r;	/* made already (0), or not ours */
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.activate", name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	r = build_home(cfg, root, base, tmp, uid, gid);
+	if (r == 0 && renameat(base, tmp, base, name) != 0)
+		r = errno == ENOTEMPTY ? -EEXIST : -errno;
+	if (r == 0 && fsync(base) != 0)
+		r = -errno;
+	return r;
+}
+
 int home_create(const struct config *cfg, const char *name, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	int root = open(cfg->sysroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC), base = -1, home = -1, r;
+	int root = open(cfg->sysroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC), base = -1, r;
 
 	r = root < 0 ? -errno : 0;
 	if (r == 0)
 		r = base = walk(root, cfg->home_base);
 	if (r >= 0)
-		r = home = open_home(base, name, uid);
-	if (r >= 0)
-		r = fill_home(cfg, root, home, uid, gid);
+		r = place_home(cfg, root, base, name, uid, gid);
 	if (r < 0)
 		snprintf(err, errlen, "home %s/%s: %s", cfg->home_base, name,
-			 r == -EEXIST ? "exists and belongs to someone else" : strerror(-r));
-	if (home >= 0)
-		close(home);
+			 r == -EEXIST ? "exists and was not made by this activation" : strerror(-r));
 	if (base >= 0)
 		close(base);
 	if (root >= 0)

@@ -63,11 +63,15 @@ static int check_conflicts(struct store *st, const char *name, const struct rost
 }
 
 /* The roster's view of old, so that a comparison says whether anything changes. */
-static void merge(const struct roster *roster, const struct person *old, struct person *p)
+static void merge(const struct roster *roster, const struct person *old, struct roster_row *row)
 {
-	if (!roster->has_username || !p->username[0])
+	struct person *p = &row->person;
+
+	row->kept_username = !roster->has_username || !p->username[0];
+	row->kept_email = !roster->has_email || !p->email[0];
+	if (row->kept_username)
 		memcpy(p->username, old->username, sizeof(p->username));
-	if (!roster->has_email || !p->email[0])
+	if (row->kept_email)
 		memcpy(p->email, old->email, sizeof(p->email));
 }
 
@@ -97,8 +101,9 @@ static int plan_row(struct store *st, const struct roster *roster, const char *n
 			 name, row->line, person_state_name(old.state), old.username);
 		return -EEXIST;
 	}
-	merge(roster, &old, &row->person);
+	merge(roster, &old, row);
 	row->person.rowid = old.rowid;
+	row->person.version = old.version;	/* the write is a compare-and-swap on it */
 	row->person.state = old.state;	/* for --update-pins: pending people only */
 	row->action = same_roster(&old, &row->person) ? IMPORT_SAME : IMPORT_UPDATE;
 	return row->action == IMPORT_SAME ? 0 : check_conflicts(st, name, row, old.rowid, err, errlen);
@@ -204,7 +209,29 @@ int import_hash_pins(struct roster *roster, const unsigned char *pepper, int cos
 	return r;
 }
 
-static int write_row(struct store *st, const struct config *cfg, struct roster_row *row)
+/*
+ * The row planned before the hashing (minutes, outside any transaction) is
+ * planned again inside the write transaction when the person changed
+ * meanwhile (an activation reserved a username, someone added them): what
+ * is written is always decided on the row as it is now.
+ */
+static int replan_row(struct store *st, const struct roster *roster, const struct import_opts *opts,
+		      const char *name, struct roster_row *row, char *err, size_t errlen)
+{
+	bool had_hash = row->hash_pin;
+	int r;
+
+	if (row->kept_username)
+		row->person.username[0] = '\0';
+	if (row->kept_email)
+		row->person.email[0] = '\0';
+	r = plan_row(st, roster, name, row, err, errlen);
+	row->hash_pin = had_hash && (row->action == IMPORT_ADD ||
+				     (opts->update_pins && row->person.state == PERSON_PENDING));
+	return r;
+}
+
+static int write_planned(struct store *st, const struct config *cfg, struct roster_row *row)
 {
 	int r = 0;
 
@@ -218,19 +245,33 @@ static int write_row(struct store *st, const struct config *cfg, struct roster_r
 	return r;
 }
 
+static int write_row(struct store *st, const struct config *cfg, const struct roster *roster,
+		     const struct import_opts *opts, const char *name, struct roster_row *row, char *err, size_t errlen)
+{
+	int r = write_planned(st, cfg, row);
+
+	if (r == -ESTALE || (r == -EEXIST && row->action == IMPORT_ADD))
+		r = replan_row(st, roster, opts, name, row, err, errlen);
+	else
+		return r;
+	return r ? r : write_planned(st, cfg, row);
+}
+
 static int write_all(struct store *st, const struct config *cfg, struct roster *roster,
-		     const char *name, char *err, size_t errlen)
+		     const struct import_opts *opts, const char *name, char *err, size_t errlen)
 {
 	size_t i = 0;
 	int r = store_begin(st);
 
 	for (; r == 0 && i < roster->count; i++)
-		r = write_row(st, cfg, &roster->rows[i]);
+		r = write_row(st, cfg, roster, opts, name, &roster->rows[i], err, errlen);
 	if (r == 0)
 		r = store_commit(st);
 	if (r == 0)
 		return 0;
-	if (i > 0 && i <= roster->count)
+	if (err[0])
+		;	/* the re-plan said why */
+	else if (i > 0 && i <= roster->count)
 		snprintf(err, errlen, "%s:%u: %s", name, roster->rows[i - 1].line, store_errmsg(st));
 	else
 		snprintf(err, errlen, "%s: %s", name, store_errmsg(st));
@@ -280,5 +321,5 @@ int import_roster(struct store *st, const struct config *cfg, const unsigned cha
 		snprintf(err, errlen, "%s: hashing PINs: %s", name, strerror(-r));
 		return r;
 	}
-	return write_all(st, cfg, roster, name, err, errlen);
+	return write_all(st, cfg, roster, opts, name, err, errlen);
 }

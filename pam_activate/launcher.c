@@ -39,6 +39,7 @@
 #define REAP_GRACE_MS 2000
 #define FAIL_DELAY_US 2000000
 #define USER_MAX 32
+#define WORKING_FACTOR 4	/* the commit's bound: the lock wait, the hook, fsyncs */
 
 struct margs {
 	const char *trigger, *helper, *config;
@@ -166,17 +167,41 @@ static void build_env(pam_handle_t *pamh, char env[4][128], const char **envp)
 	envp[n] = NULL;
 }
 
+/* fd becomes target, open across exec (dup2 onto itself would keep close-on-exec). */
+static int place_fd(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) == target ? 0 : -1;
+}
+
+/*
+ * The helper in a session of its own, so that the caller's signals to its
+ * process group (sshd's LoginGraceTime, a hang-up from login(1)) cannot
+ * cut a commit, with the signal mask and dispositions reset. The socket
+ * and /dev/null are first moved above 2: the caller may have closed 0-2,
+ * so either could be one of them.
+ */
 static void __attribute__((noreturn)) exec_child(int sock, const char **argv, const char **envp)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int s = fcntl(sock, F_DUPFD_CLOEXEC, 3), null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sigset_t none;
 
-	if (sock == 0)
-		fcntl(0, F_SETFD, 0);
-	else if (dup2(sock, 0) != 0)
-		_exit(127);
-	if (null < 0 || dup2(null, 1) != 1 || dup2(null, 2) != 2)
+	if (null >= 0 && null < 3) {
+		int high = fcntl(null, F_DUPFD_CLOEXEC, 3);
+
+		close(null);
+		null = high;
+	}
+	if (s < 0 || null < 0 || place_fd(s, 0) != 0 || place_fd(null, 1) != 0 || place_fd(null, 2) != 0)
 		_exit(127);
 	closefrom(3);
+	setsid();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	execve(argv[0], (char *const *)argv, (char *const *)envp);
 	_exit(127);
 }
@@ -235,11 +260,13 @@ static int relay_message(pam_handle_t *pamh, const struct relay_frame *f)
 	return 0;
 }
 
+/* A result is a digit; a login result carries a username that starts with a letter. */
 static bool valid_result(const struct relay_frame *f)
 {
 	if (f->len == 1)
-		return strchr("012345", f->text[0]) != NULL;
+		return f->text[0] != RELAY_LOGIN && strchr("012345", f->text[0]) != NULL;
 	return f->text[0] == RELAY_LOGIN && f->len > 1 && f->len <= USER_MAX + 1 &&
+	       f->text[1] >= 'a' && f->text[1] <= 'z' &&
 	       strspn(f->text + 1, "abcdefghijklmnopqrstuvwxyz0123456789_-") == f->len - 1;
 }
 
@@ -247,10 +274,11 @@ static bool valid_result(const struct relay_frame *f)
 static int relay_loop(pam_handle_t *pamh, int fd, int timeout_ms, struct outcome *out)
 {
 	struct relay_frame f;
-	int r;
+	int r, wait = timeout_ms;
 
 	for (;;) {
-		r = relay_recv(fd, &f, timeout_ms);
+		r = relay_recv(fd, &f, wait);
+		wait = timeout_ms;
 		if (r) {
 			pam_syslog(pamh, LOG_ERR, "activate-helper: %s; denying",
 				   r == -EPIPE ? "ended without a result" : r == -ETIMEDOUT ? "timed out"
@@ -261,6 +289,8 @@ static int relay_loop(pam_handle_t *pamh, int fd, int timeout_ms, struct outcome
 			r = relay_prompt(pamh, fd, &f);
 		else if (f.type == RELAY_INFO || f.type == RELAY_ERROR)
 			r = relay_message(pamh, &f);
+		else if (f.type == RELAY_WORKING && f.len == 0)
+			wait = timeout_ms * WORKING_FACTOR;	/* locks, fsyncs, the hook: not a hang */
 		else if (f.type == RELAY_RESULT && valid_result(&f)) {
 			out->code = f.text[0];
 			memcpy(out->user, f.text + 1, f.len - 1);	/* valid_result bounds it */

@@ -4,6 +4,11 @@
  * the reasons the student would be given.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "person.h"
@@ -113,4 +118,27 @@ int person_kind_parse(const char *name, int *kind)
 int person_state_parse(const char *name, int *state)
 {
 	return parse_word(state_names, name, state);
+}
+
+int person_lock(const struct config *cfg, int64_t rowid, int wait_ms)
+{
+	struct timespec tick = { 0, 20 * 1000 * 1000 };
+	char path[CONFIG_PATH_MAX + 64];
+	int fd, waited = 0;
+
+	snprintf(path, sizeof(path), "%s/person-%lld.lock", cfg->run_dir, (long long)rowid);
+	if (mkdir(cfg->run_dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK || waited >= wait_ms) {
+			close(fd);
+			return -EBUSY;
+		}
+		nanosleep(&tick, NULL);
+		waited += 20;
+	}
+	return fd;
 }

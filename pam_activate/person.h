@@ -13,6 +13,7 @@
 #define PERSON_EMAIL_MAX 255
 #define PERSON_HASH_MAX 128	/* crypto_pwhash_STRBYTES */
 #define PERSON_DATE_MAX 11	/* YYYY-MM-DD */
+#define PERSON_HOME_MAX 512	/* a longer home_base/username is refused at provisioning */
 
 enum person_kind { PERSON_STUDENT, PERSON_EXCHANGE, PERSON_EMPLOYEE };
 enum person_state { PERSON_PENDING, PERSON_PROVISIONING, PERSON_ACTIVE, PERSON_REVOKED };
@@ -35,7 +36,13 @@ struct person {
 	unsigned total_failures;/* against this PIN */
 	unsigned locks;		/* locks so far; each doubles lock_time */
 	int64_t locked_until;	/* 0: not locked */
-	int64_t uid;		/* -1: none yet */
+	int64_t uid;		/* -1: none yet; with gid and home, the intent: recorded
+				   before the first account file changes */
+	int64_t gid;		/* -1: none yet */
+	char home[PERSON_HOME_MAX];
+	char rename_to[PERSON_USERNAME_MAX];	/* a rename under way, or empty */
+	int64_t version;	/* bumped by every write: the compare-and-swap of a change */
+	int revoked_from;	/* the state a revoke left (restore goes back to it), or -1 */
 	int state;
 	int64_t terms_accepted;
 	char terms_hash[65];
@@ -64,6 +71,14 @@ const char *person_problem_text(unsigned problem);
 
 /* A short tag for one problem bit (for list, stats and JSON). */
 const char *person_problem_tag(unsigned problem);
+
+/*
+ * The per-person lock under run_dir: a dialogue provisioning a person and
+ * activatectl changing them exclude each other. It dies with the process
+ * (flock). wait_ms 0: -EBUSY at once if held; else wait that long. The
+ * descriptor to close, or a negative errno.
+ */
+int person_lock(const struct config *cfg, int64_t rowid, int wait_ms);
 
 const char *person_kind_name(int kind);
 const char *person_state_name(int state);

@@ -1,18 +1,23 @@
 /*
  * provision.c: from a verified, eligible person to an account.
  *
- * The order is what makes interruptions safe: the username is reserved in
- * the database (state provisioning) before any file changes; the files
- * change under the password-file lock; only then is the person active and
- * the PIN spent. A dialogue cut short anywhere is finished by the next one
- * with the same username, never repeated. A per-person lock under run_dir
- * keeps two dialogues for the same person from provisioning at once.
+ * The protocol (doc/protocol.md, tests/model/activation.pml): under the
+ * per-person lock the row is read again (reread) and every decision is a
+ * compare-and-swap on it. reserve: the username, state provisioning.
+ * record_intent: the uid, gid and home, durably, under the password-file
+ * lock and before the first file changes. The files and the home are then
+ * ensured against the intent (accounts.c, home.c), so a later attempt
+ * knows every partial state as its own and rolls it forward. activate:
+ * active, the PIN spent, only while it is still this PIN, unspent. A
+ * dialogue cut short anywhere is finished by the next one, never repeated,
+ * and the caller's signals are held off while the files change.
  *
  * An active person with a new PIN (a forgotten password) gets a new
  * password for the account they have, and nothing else.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +41,7 @@
 #include "username.h"
 
 #define TERMS_MAX 4096
+#define TERMS_CHUNK 480		/* under PAM_MAX_MSG_SIZE, with room for the relay */
 #define PASSWORD_TRIES 3
 #define HOOK_TIMEOUT_S 30
 
@@ -73,40 +79,104 @@ static enum dialogue_outcome failed(struct dialogue *d, const struct person *p, 
 			 _("Your account could not be created. Nothing was used up: you can try again."), why);
 }
 
-/* One dialogue a person provisions at a time; the lock dies with the helper. */
-static int lock_person(const struct config *cfg, int64_t rowid)
+/*
+ * The caller's signals that end a process are held while the account
+ * files and the database change, and acted on (the process ends) once they
+ * are consistent again. SIGKILL cannot be held: that is what the intent
+ * and roll-forward are for.
+ */
+static void hold_signals(sigset_t *old)
 {
-	char path[CONFIG_PATH_MAX + 64];
-	int fd;
+	sigset_t set;
 
-	snprintf(path, sizeof(path), "%s/person-%lld.lock", cfg->run_dir, (long long)rowid);
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &set, old);
 }
 
-/* The terms, shown and accepted with "yes"; their hash is kept with the person. */
+static void release_signals(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+/* Lines of printable UTF-8 (a message is cut between characters, so they must be characters). */
+static bool terms_valid(const char *text, size_t n)
+{
+	const char *at = text, *end = text + n;
+
+	while (at < end) {
+		const char *nl = memchr(at, '\n', (size_t)(end - at));
+		size_t len = nl ? (size_t)(nl - at) : (size_t)(end - at);
+
+		if (len && at[len - 1] == '\r')
+			len--;
+		if (text_check_utf8_printable(at, len) != 0)
+			return false;
+		at += (nl ? (size_t)(nl - at) : len) + 1;
+	}
+	return true;
+}
+
+/* The terms file whole, or -EFBIG if it is more than TERMS_MAX bytes. */
+static int read_terms(const char *path, char *text, size_t *n)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -EIO;
+	*n = fread(text, 1, TERMS_MAX + 1, f);
+	fclose(f);
+	if (*n > TERMS_MAX)
+		return -EFBIG;
+	text[*n] = '\0';
+	return terms_valid(text, *n) ? 0 : -EINVAL;
+}
+
+/*
+ * The terms in messages that each fit a frame, cut after a newline where
+ * there is one, never inside a UTF-8 character: all of them is shown.
+ */
+static int show_terms(struct dialogue *d, const char *text, size_t n)
+{
+	size_t at = 0;
+
+	while (at < n) {
+		size_t len = n - at < TERMS_CHUNK ? n - at : TERMS_CHUNK;
+
+		if (at + len < n) {
+			const char *nl = memrchr(text + at, '\n', len);
+
+			if (nl && nl > text + at)
+				len = (size_t)(nl - (text + at)) + 1;
+			while (len > 1 && ((unsigned char)text[at + len] & 0xC0) == 0x80)
+				len--;
+		}
+		if (conv_info(d->conv, "%.*s", (int)len, text + at) != 0)
+			return -ECONNABORTED;
+		at += len;
+	}
+	return 0;
+}
+
+/* The terms, shown whole and accepted with "yes"; the hash of exactly what was shown is kept. */
 static int accept_terms(struct dialogue *d, struct person *p, struct secrets *s)
 {
 	unsigned char h[32];
-	char text[TERMS_MAX + 1];
+	char text[TERMS_MAX + 2];
 	size_t n;
-	FILE *f;
+	int r;
 
 	if (!d->cfg->terms_file[0])
 		return 0;
-	f = fopen(d->cfg->terms_file, "re");
-	if (!f)
-		return -EIO;
-	n = fread(text, 1, TERMS_MAX, f);
-	fclose(f);
-	text[n] = '\0';
-	conv_info(d->conv, "%s", text);
+	r = read_terms(d->cfg->terms_file, text, &n);
+	if (r)
+		return r;
+	if (show_terms(d, text, n) != 0)
+		return -ECONNABORTED;
 	if (conv_prompt(d->conv, true, _("Type yes to accept the terms of use: "), s->reply,
 			sizeof(s->reply)) != 0)
 		return -ECONNABORTED;
@@ -156,47 +226,90 @@ static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 	return r ? -ENOSPC : store_person_reserve(d->st, p);
 }
 
-static int reserve(struct dialogue *d, struct person *p)
+/* p as it stands in the database now (inside the caller's transaction, if any). */
+static int reread(struct dialogue *d, struct person *p)
 {
-	bool roster = p->username[0] != '\0';
+	char pin[PERSON_HASH_MAX];
 	int r;
 
-	if (p->state == PERSON_PROVISIONING)
+	memcpy(pin, p->pin_hash, sizeof(pin));
+	r = store_person_by_id_number(d->st, p->id_number, p);
+	if (r == 0 && strcmp(pin, p->pin_hash) != 0)
+		r = -ESTALE;	/* a new PIN was issued since this one was verified */
+	return r;
+}
+
+/*
+ * Reserve a username, deciding on the row as it is inside the write
+ * transaction: still pending (or provisioning), still this PIN.
+ */
+static int reserve(struct dialogue *d, struct person *p)
+{
+	int64_t accepted = p->terms_accepted;
+	char terms[sizeof(p->terms_hash)];
+	bool roster;
+	int r = store_begin(d->st);
+
+	memcpy(terms, p->terms_hash, sizeof(terms));
+	if (r == 0)
+		r = reread(d, p);
+	if (r == 0 && accepted) {	/* what this dialogue showed and the person accepted */
+		p->terms_accepted = accepted;
+		memcpy(p->terms_hash, terms, sizeof(terms));
+	}
+	if (r == 0 && p->state == PERSON_PROVISIONING && p->username[0]) {
+		store_rollback(d->st);
 		return 0;	/* reserved by an attempt that was cut short: finish it */
-	r = store_begin(d->st);
+	}
+	if (r == 0 && p->state != PERSON_PENDING && p->state != PERSON_PROVISIONING)
+		r = -ESTALE;
+	roster = p->username[0] != '\0';
 	if (r == 0)
 		r = pick_and_reserve(d, p, roster);
 	if (r == 0)
 		r = store_commit(d->st);
-	if (r)
+	if (r) {
 		store_rollback(d->st);
-	return r;
+		return r;
+	}
+	p->version++;
+	p->state = PERSON_PROVISIONING;
+	return 0;
 }
 
-static void show_suggestions(struct dialogue *d, struct secrets *s, unsigned n)
+static int show_suggestions(struct dialogue *d, struct secrets *s, unsigned n)
 {
-	char line[CONV_REPLY_MAX], *at = line;
+	char line[CONV_REPLY_MAX];
+	size_t used = (size_t)snprintf(line, sizeof(line), "%s", _("Choose a password. Suggestions:"));
+	int r = 0;
 
-	at += snprintf(line, sizeof(line), "%s", _("Choose a password. Suggestions:"));
-	for (unsigned i = 0; i < n; i++)
-		at += snprintf(at, sizeof(line) - (size_t)(at - line), "\n  %u  %s", i + 1, s->suggestion[i]);
-	conv_info(d->conv, "%s", line);
+	for (unsigned i = 0; i < n && used < sizeof(line); i++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used, "\n  %u  %s", i + 1, s->suggestion[i]);
+	if (used >= sizeof(line))
+		r = -E2BIG;	/* never a suggestion cut short: the person would type what they cannot see */
+	else
+		r = conv_info(d->conv, "%s", line);
 	sodium_memzero(line, sizeof(line));
+	return r;
 }
 
 /* A suggestion by its number, or a password of the person's own, asked twice. */
 static int take_password(struct dialogue *d, const struct person *p, struct secrets *s, unsigned n)
 {
-	char reason[256];
+	char reason[256] = "";
 	const char *v = text_trim(s->reply);
 
 	if (n && strlen(v) == 1 && v[0] >= '1' && v[0] < (char)('1' + n)) {
 		memcpy(s->password, s->suggestion[v[0] - '1'], PASSWORD_MAX);
 		return 0;
 	}
-	if (strlen(s->reply) >= sizeof(s->password) ||
-	    password_check(d->cfg, s->reply, p->username, p, reason, sizeof(reason)) != 0) {
-		conv_error(d->conv, _("That password cannot be used: %s."), reason);
+	if (strlen(s->reply) >= sizeof(s->password)) {
+		conv_error(d->conv, _("That password is too long (at most %u characters)."),
+			   (unsigned)sizeof(s->password) - 1);
+		return -EAGAIN;
+	}
+	if (password_check(d->cfg, s->reply, p->username, p, reason, sizeof(reason)) != 0) {
+		conv_error(d->conv, _("That password cannot be used: %s."), reason[0] ? reason : _("it is too weak"));
 		return -EAGAIN;
 	}
 	memcpy(s->password, s->reply, strlen(s->reply) + 1);
@@ -217,8 +330,8 @@ static int choose_password(struct dialogue *d, const struct person *p, struct se
 	if (n && password_suggest(s->suggestion, n) != 0)
 		n = 0;
 	for (int tries = 0; tries < PASSWORD_TRIES && r == -EAGAIN; tries++) {
-		if (n)
-			show_suggestions(d, s, n);
+		if (n && show_suggestions(d, s, n) == -E2BIG)
+			n = 0;
 		if (conv_prompt(d->conv, false, n ? _("Type the number of a suggestion, or a password of your own: ")
 				: _("New password: "), s->reply, sizeof(s->reply)) != 0)
 			return -ECONNABORTED;
@@ -256,39 +369,98 @@ static void closing(struct dialogue *d, const struct person *p, struct secrets *
 	conv_prompt(d->conv, true, prompt, s->reply, sizeof(s->reply));
 }
 
-static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct secrets *s)
+/* The intent, durable before the first account file changes (accounts.c calls it under the lock). */
+static int record_intent(const struct account *a, void *ctx)
 {
-	char gecos[2 * PERSON_NAME_MAX + 2], err[512];
-	struct account a = { .name = p->username, .gecos = gecos, .hash = s->hash };
-	struct logindefs ld;
-	int r;
+	struct dialogue *d = ((void **)ctx)[0];
+	struct person *p = ((void **)ctx)[1];
+	int r = store_begin(d->st);
 
-	snprintf(gecos, sizeof(gecos), "%s%s%s", p->given_name, p->given_name[0] ? " " : "", p->family_name);
-	for (char *c = gecos; *c; c++)
-		if (*c == ',' || *c == ':')
-			*c = ' ';
-	r = logindefs_read(d->cfg->sysroot, &ld, err, sizeof(err));
-	if (r == 0 && (r = password_hash(d->cfg, &ld, s->password, s->hash, sizeof(s->hash))) != 0)
-		snprintf(err, sizeof(err), "password hash: method not available");
-	FAULT(d->cfg, "before-files");
 	if (r == 0)
-		r = accounts_provision(d->cfg, &ld, &a, err, sizeof(err));
-	if (r)
-		return failed(d, p, err);
-	FAULT(d->cfg, "after-files");
-	r = store_begin(d->st);
-	if (r == 0)
-		r = store_person_activate(d->st, p->rowid, a.uid);
+		r = store_person_record_intent(d->st, p, a->uid, a->gid, a->home);
 	if (r == 0)
 		r = store_commit(d->st);
 	if (r) {
 		store_rollback(d->st);
-		/* revoked while this dialogue ran, most likely: the account it just made must not work */
-		if (accounts_set_locked(d->cfg, p->username, true, err, sizeof(err)) != 0)
-			audit(d, LOG_ERR, "provision", p, "cannot lock the account made for a person no longer activating");
-		return failed(d, p, "database: cannot mark active (revoked meanwhile?); the account is locked");
+		return r;
 	}
-	p->uid = a.uid;
+	FAULT(d->cfg, "intent");
+	p->uid = a->uid;
+	p->gid = a->gid;
+	memcpy(p->home, a->home, strnlen(a->home, sizeof(p->home) - 1));
+	p->home[strnlen(a->home, sizeof(p->home) - 1)] = '\0';
+	return 0;
+}
+
+/* active, the PIN spent: only while this is still the person's intent and PIN, unspent. */
+static int activate(struct dialogue *d, const struct person *p)
+{
+	int r = store_begin(d->st);
+
+	if (r == 0)
+		r = store_person_activate(d->st, p);
+	if (r == 0)
+		r = store_commit(d->st);
+	if (r)
+		store_rollback(d->st);
+	return r;
+}
+
+static void gecos_of(const struct person *p, char *gecos, size_t size)
+{
+	snprintf(gecos, size, "%s%s%s", p->given_name, p->given_name[0] ? " " : "", p->family_name);
+	for (char *c = gecos; *c; c++)
+		if (*c == ',' || *c == ':')
+			*c = ' ';
+}
+
+/* The account ensured against the intent, then the person active; signals held meanwhile. */
+static int commit(struct dialogue *d, struct person *p, struct account *a, const struct logindefs *ld,
+		  char *err, size_t errlen)
+{
+	sigset_t old;
+	int r;
+
+	hold_signals(&old);
+	r = accounts_provision(d->cfg, ld, a, err, errlen);
+	FAULT(d->cfg, "after-files");
+	if (r == 0 && (r = activate(d, p)) != 0) {
+		/* revoked while this dialogue ran, most likely: the account it just made must not work */
+		int l = accounts_set_locked(d->cfg, p->username, true, err, errlen);
+
+		if (l != 0 && l != -EALREADY)
+			audit(d, LOG_ERR, "provision", p, "cannot lock the account made for a person no longer activating");
+		snprintf(err, errlen, "database: cannot mark active (revoked meanwhile?); the account is locked");
+	}
+	release_signals(&old);
+	return r;
+}
+
+static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct secrets *s)
+{
+	char gecos[2 * PERSON_NAME_MAX + 2], err[512] = "";
+	void *ctx[2] = { d, p };
+	struct account a = {
+		.name = p->username, .gecos = gecos, .hash = s->hash, .record_intent = record_intent, .intent_ctx = ctx,
+		.ids_known = p->uid >= 0 && p->gid >= 0, .uid = (uid_t)p->uid, .gid = (gid_t)p->gid,
+	};
+	struct logindefs ld;
+	int r;
+
+	gecos_of(p, gecos, sizeof(gecos));
+	r = logindefs_read(d->cfg->sysroot, &ld, err, sizeof(err));
+	if (r == 0 && (r = password_hash(d->cfg, &ld, s->password, s->hash, sizeof(s->hash))) != 0)
+		snprintf(err, sizeof(err), "password hash: method not available");
+	if (r == 0 && strlen(d->cfg->home_base) + strlen(p->username) + 2 > PERSON_HOME_MAX) {
+		snprintf(err, sizeof(err), "home_base: too long for a home (at most %d bytes)", PERSON_HOME_MAX - 1);
+		r = -ENAMETOOLONG;
+	}
+	FAULT(d->cfg, "before-files");
+	conv_working(d->conv);
+	if (r == 0)
+		r = commit(d, p, &a, &ld, err, sizeof(err));
+	if (r)
+		return failed(d, p, err);
 	audit(d, LOG_NOTICE, "activated", p, "ok");
 	hook_invalidate_caches(d->cfg);
 	r = hook_run(d->cfg, p->username, a.uid, a.home, p->id_number, HOOK_TIMEOUT_S);
@@ -297,7 +469,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	return DIALOGUE_ACTIVATED;
 }
 
-static int spend_pin(struct dialogue *d, const struct person *p, bool spent)
+static int spend_pin(struct dialogue *d, struct person *p, bool spent)
 {
 	int r = store_begin(d->st);
 
@@ -325,6 +497,7 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 {
 	char err[512] = "";
 	struct logindefs ld;
+	sigset_t old;
 	int r = choose_password(d, p, s);
 
 	if (r == -ECONNABORTED)
@@ -338,13 +511,17 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 		snprintf(err, sizeof(err), "password hash: method not available");
 	if (r)
 		return password_failed(d, p, err);
+	conv_working(d->conv);
 	if (spend_pin(d, p, true) != 0)
-		return password_failed(d, p, "database: cannot spend the PIN");
+		return password_failed(d, p, "database: the PIN is spent already, or changed");
+	hold_signals(&old);
 	r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
-	if (r) {
+	r = r == -EALREADY ? 0 : r;
+	if (r)
 		spend_pin(d, p, false);
+	release_signals(&old);
+	if (r)
 		return password_failed(d, p, err);
-	}
 	audit(d, LOG_NOTICE, "password", p, "new password");
 	hook_invalidate_caches(d->cfg);
 	return DIALOGUE_ACTIVATED;
@@ -361,10 +538,12 @@ static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct 
 		return DIALOGUE_DENIED;
 	}
 	if (r)
-		return failed(d, p, "terms_file cannot be read");
+		return failed(d, p, r == -EFBIG ? "terms_file is longer than 4096 bytes"
+			      : r == -EINVAL ? "terms_file is not printable UTF-8" : "terms_file cannot be read");
 	r = reserve(d, p);
 	if (r)
-		return failed(d, p, r == -EEXIST ? "username taken" : "cannot reserve a username");
+		return failed(d, p, r == -EEXIST ? "username taken" : r == -ESTALE ? "the person changed meanwhile"
+			      : "cannot reserve a username");
 	FAULT(d->cfg, "reserved");
 	conv_info(d->conv, _("Your username will be %s."), p->username);
 	r = choose_password(d, p, s);
@@ -382,7 +561,7 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 	struct secrets *s;
 	enum dialogue_outcome out;
 	bool reset;
-	int lock = lock_person(d->cfg, p->rowid);
+	int lock = person_lock(d->cfg, p->rowid, 0);
 
 	if (lock == -EBUSY) {
 		conv_error(d->conv, _("An activation of your account is already in progress."));
@@ -390,6 +569,13 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 	}
 	if (lock < 0)
 		return failed(d, p, "run_dir: cannot lock");
+	/* decided before the lock: another dialogue may have finished with this PIN meanwhile */
+	if (reread(d, p) != 0 || p->rename_to[0] || (p->state == PERSON_ACTIVE && p->pin_spent) ||
+	    p->state == PERSON_REVOKED) {
+		close(lock);
+		conv_error(d->conv, _("An activation of your account is already in progress."));
+		return DIALOGUE_DENIED;
+	}
 	s = secret_alloc(sizeof(*s));
 	if (!s) {
 		close(lock);

@@ -13,7 +13,7 @@
 
 static int known_type(char type)
 {
-	return strchr("PSIERANL", type) != NULL && type != '\0';
+	return strchr("PSIERANLW", type) != NULL && type != '\0';
 }
 
 int relay_send(int fd, char type, const char *text)

@@ -16,6 +16,8 @@ enum relay_type {
 	RELAY_INFO = 'I',
 	RELAY_ERROR = 'E',
 	RELAY_RESULT = 'R',		/* text: a relay_result digit, then for login a user */
+	RELAY_WORKING = 'W',		/* slow work without prompts follows (the commit):
+					   the module allows longer for the next frame */
 	RELAY_REPLY = 'A',		/* module -> helper */
 	RELAY_NO_REPLY = 'N',		/* the application's conversation failed */
 	RELAY_REPLY_TOO_LONG = 'L',	/* the reply did not fit a frame; text empty */

@@ -20,6 +20,7 @@ struct roster_row {
 	char *pin;		/* into roster.pins (locked memory), or NULL */
 	int action;		/* filled by import */
 	bool hash_pin;		/* filled by import */
+	bool kept_username, kept_email;	/* filled by import: the database's, not the roster's */
 };
 
 struct roster {

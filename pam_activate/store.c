@@ -27,6 +27,7 @@ enum stmt_id {
 	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_SET_USERNAME, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
+	ST_INTENT, ST_SET_RENAME_TO,
 	ST_COUNT
 };
 
@@ -34,7 +35,7 @@ enum stmt_id {
 	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
 	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
 	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
-	"created, updated"
+	"created, updated, version, gid, home, rename_to, revoked_from"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BY_ID] = "SELECT " PERSON_COLUMNS " FROM person WHERE id_number = ?1",
@@ -45,19 +46,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
 	[ST_UPDATE_ROSTER] = "UPDATE person SET student_number = ?2, given_name = ?3, "
 		"family_name = ?4, kind = ?5, programme = ?6, fee_paid_on = ?7, username = ?8, "
-		"email = ?9, updated = ?10 WHERE rowid = ?1",
+		"email = ?9, updated = ?10, version = version + 1 WHERE rowid = ?1 AND version = ?11",
 	[ST_SET_PIN] = "UPDATE person SET pin_hash = ?2, pin_expires = ?3, pin_spent = 0, "
-		"failures = 0, total_failures = 0, locked_until = 0, updated = ?4 WHERE rowid = ?1",
-	[ST_UNLOCK] = "UPDATE person SET failures = 0, locked_until = 0, updated = ?2 WHERE rowid = ?1",
-	[ST_SET_STATE] = "UPDATE person SET state = ?2, updated = ?3 WHERE rowid = ?1",
-	[ST_SET_USERNAME] = "UPDATE person SET username = ?2, updated = ?3 WHERE rowid = ?1",
+		"failures = 0, total_failures = 0, locks = 0, locked_until = 0, updated = ?4, "
+		"version = version + 1 WHERE rowid = ?1",
+	[ST_UNLOCK] = "UPDATE person SET failures = 0, locks = 0, locked_until = 0, updated = ?2, "
+		"version = version + 1 WHERE rowid = ?1",
+	[ST_SET_STATE] = "UPDATE person SET state = ?2, updated = ?3, version = version + 1, "
+		"revoked_from = CASE WHEN ?2 = 3 AND state <> 3 THEN state ELSE revoked_from END "
+		"WHERE rowid = ?1 AND version = ?4",
+	[ST_SET_USERNAME] = "UPDATE person SET username = ?2, rename_to = NULL, updated = ?3, "
+		"version = version + 1 WHERE rowid = ?1 AND version = ?4",
 	[ST_ALL] = "SELECT " PERSON_COLUMNS " FROM person ORDER BY id_number",
 	[ST_BY_STATE] = "SELECT " PERSON_COLUMNS " FROM person WHERE state = ?1 ORDER BY id_number",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_SET_FAILURES] = "UPDATE person SET failures = ?2, total_failures = ?3, locks = ?4, "
-		"locked_until = ?5, updated = ?6 WHERE rowid = ?1",
+		"locked_until = ?5, updated = ?6, version = version + 1 WHERE rowid = ?1 AND version = ?7",
 	[ST_THROTTLE_COUNT] = "SELECT count(*) FROM throttle WHERE rhost = ?1 AND at >= ?2",
 	[ST_THROTTLE_ADD] = "INSERT INTO throttle (rhost, at) VALUES (?1, ?2)",
 	[ST_THROTTLE_PRUNE] = "DELETE FROM throttle WHERE at < ?1",
@@ -67,11 +73,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_ROWS] = "SELECT seq, at, event, person, username, service, rhost, tty, result, hash "
 		"FROM audit WHERE at >= ?1 AND (?2 = 0 OR person = ?2) ORDER BY seq",
 	[ST_RESERVE] = "UPDATE person SET username = ?2, state = 1, terms_accepted = ?3, "
-		"terms_hash = ?4, updated = ?5 WHERE rowid = ?1 AND state IN (0, 1)",
-	[ST_ACTIVATE] = "UPDATE person SET state = 2, uid = ?2, pin_spent = ?3, failures = 0, "
-		"updated = ?3 WHERE rowid = ?1 AND state = 1",
-	[ST_SPEND_PIN] = "UPDATE person SET pin_spent = ?2, failures = 0, updated = ?4 "
-		"WHERE rowid = ?1 AND state = 2 AND pin_hash = ?3",
+		"terms_hash = ?4, updated = ?5, version = version + 1 "
+		"WHERE rowid = ?1 AND version = ?6 AND state IN (0, 1)",
+	[ST_ACTIVATE] = "UPDATE person SET state = 2, pin_spent = ?3, failures = 0, locks = 0, "
+		"updated = ?3, version = version + 1 WHERE rowid = ?1 AND state = 1 AND uid = ?2 "
+		"AND username = ?4 AND pin_hash = ?5 AND pin_spent = 0",
+	[ST_SPEND_PIN] = "UPDATE person SET pin_spent = ?2, failures = 0, updated = ?4, version = version + 1 "
+		"WHERE rowid = ?1 AND state = 2 AND pin_hash = ?3 AND pin_spent = ?5",
+	[ST_INTENT] = "UPDATE person SET uid = ?3, gid = ?4, home = ?5, updated = ?6, version = version + 1 "
+		"WHERE rowid = ?1 AND state = 1 AND username = ?2",
+	[ST_SET_RENAME_TO] = "UPDATE person SET rename_to = ?2, updated = ?3, version = version + 1 "
+		"WHERE rowid = ?1 AND version = ?4",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -119,6 +131,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
 	"CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
 	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+	/* 2: the compare-and-swap version, the rest of the intent, a rename under way */
+	"ALTER TABLE person ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE person ADD COLUMN gid INTEGER;"
+	"ALTER TABLE person ADD COLUMN home TEXT;"
+	"ALTER TABLE person ADD COLUMN rename_to TEXT;"
+	"ALTER TABLE person ADD COLUMN revoked_from INTEGER;"
+	"UPDATE person SET gid = uid WHERE uid IS NOT NULL;",
 };
 
 struct store {
@@ -272,7 +291,12 @@ static int configure(struct store *st, char *err, size_t errlen)
 	int r;
 
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	r = exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+	/*
+	 * FULL: a commit is on disk before the account files change after it
+	 * (the intent) or the person is told (a spent PIN); NORMAL in WAL mode
+	 * may lose the last commits at a power cut.
+	 */
+	r = exec_sql(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
 		     "PRAGMA journal_size_limit = 1048576; "
 		     "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF");
 	if (r)
@@ -412,6 +436,11 @@ static void read_person(sqlite3_stmt *s, struct person *p)
 	copy_text(p->terms_hash, sizeof(p->terms_hash), s, 20);
 	p->created = sqlite3_column_int64(s, 21);
 	p->updated = sqlite3_column_int64(s, 22);
+	p->version = sqlite3_column_int64(s, 23);
+	p->gid = sqlite3_column_type(s, 24) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 24);
+	copy_text(p->home, sizeof(p->home), s, 25);
+	copy_text(p->rename_to, sizeof(p->rename_to), s, 26);
+	p->revoked_from = sqlite3_column_type(s, 27) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 27);
 }
 
 /* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
@@ -453,14 +482,49 @@ int store_person_by_username(struct store *st, const char *username, struct pers
 	return find_one(st, ST_BY_USERNAME, username, out);
 }
 
-int store_person_find(struct store *st, const char *key, struct person *out)
-{
-	static const enum stmt_id order[] = { ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME };
-	int r = -ENOENT;
+static const struct {
+	const char *prefix;
+	enum stmt_id id;
+} key_kinds[] = { { "id:", ST_BY_ID }, { "sn:", ST_BY_STUDENT }, { "user:", ST_BY_USERNAME } };
 
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && r == -ENOENT; i++)
-		r = find_one(st, order[i], key, out);
-	return r;
+/* A prefixed KEY asks one column. */
+static int find_prefixed(struct store *st, const char *key, struct person *out, bool *prefixed)
+{
+	for (size_t i = 0; i < sizeof(key_kinds) / sizeof(key_kinds[0]); i++) {
+		size_t n = strlen(key_kinds[i].prefix);
+
+		if (strncmp(key, key_kinds[i].prefix, n) == 0) {
+			*prefixed = true;
+			return find_one(st, key_kinds[i].id, key + n, out);
+		}
+	}
+	*prefixed = false;
+	return -ENOENT;
+}
+
+int store_person_find(struct store *st, const char *key, struct person *out, struct person *other)
+{
+	struct person hit;
+	bool prefixed, found = false;
+	int r = find_prefixed(st, key, out, &prefixed);
+
+	if (prefixed)
+		return r;
+	for (size_t i = 0; i < sizeof(key_kinds) / sizeof(key_kinds[0]); i++) {
+		r = find_one(st, key_kinds[i].id, key, &hit);
+		if (r == -ENOENT)
+			continue;
+		if (r)
+			return r;
+		if (found && hit.rowid != out->rowid) {
+			*other = hit;
+			return -ENOTUNIQ;
+		}
+		if (!found)
+			*out = hit;
+		found = true;
+	}
+	return found ? 0 : -ENOENT;
 }
 
 static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
@@ -501,13 +565,21 @@ static int changed_one(struct store *st, int r)
 	return r;
 }
 
+/* A compare-and-swap that found the row changed (or gone) is -ESTALE. */
+static int swapped(struct store *st, int r)
+{
+	r = changed_one(st, r);
+	return r == -ENOENT ? -ESTALE : r;
+}
+
 int store_person_update_roster(struct store *st, const struct person *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_UPDATE_ROSTER];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	bind_roster(s, p, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 11, p->version);
+	return swapped(st, step_done(s));
 }
 
 int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int64_t expires)
@@ -530,24 +602,37 @@ int store_person_unlock(struct store *st, int64_t rowid)
 	return changed_one(st, step_done(s));
 }
 
-int store_person_set_state(struct store *st, int64_t rowid, int state)
+int store_person_set_state(struct store *st, const struct person *p, int state)
 {
 	sqlite3_stmt *s = st->stmt[ST_SET_STATE];
 
-	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int(s, 2, state);
 	sqlite3_bind_int64(s, 3, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 4, p->version);
+	return swapped(st, step_done(s));
 }
 
-int store_person_set_username(struct store *st, int64_t rowid, const char *username)
+int store_person_set_username(struct store *st, const struct person *p, const char *username)
 {
 	sqlite3_stmt *s = st->stmt[ST_SET_USERNAME];
 
-	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, username, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 4, p->version);
+	return swapped(st, step_done(s));
+}
+
+int store_person_set_rename_to(struct store *st, const struct person *p, const char *username)
+{
+	sqlite3_stmt *s = st->stmt[ST_SET_RENAME_TO];
+
+	sqlite3_bind_int64(s, 1, p->rowid);
+	bind_text_or_null(s, 2, username);
+	sqlite3_bind_int64(s, 3, time(NULL));
+	sqlite3_bind_int64(s, 4, p->version);
+	return swapped(st, step_done(s));
 }
 
 int store_person_foreach(struct store *st, int state,
@@ -580,7 +665,8 @@ int store_person_set_failures(struct store *st, const struct person *p)
 	sqlite3_bind_int64(s, 4, p->locks);
 	sqlite3_bind_int64(s, 5, p->locked_until);
 	sqlite3_bind_int64(s, 6, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 7, p->version);
+	return swapped(st, step_done(s));
 }
 
 int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
@@ -697,26 +783,48 @@ int store_person_reserve(struct store *st, const struct person *p)
 	sqlite3_bind_int64(s, 3, p->terms_accepted);
 	bind_text_or_null(s, 4, p->terms_hash);
 	sqlite3_bind_int64(s, 5, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 6, p->version);
+	return swapped(st, step_done(s));
 }
 
-int store_person_spend_pin(struct store *st, const struct person *p, bool spent)
+int store_person_spend_pin(struct store *st, struct person *p, bool spent)
 {
 	sqlite3_stmt *s = st->stmt[ST_SPEND_PIN];
+	int64_t now = time(NULL);
+	int r;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_int64(s, 2, spent ? time(NULL) : 0);
+	sqlite3_bind_int64(s, 2, spent ? now : 0);
 	sqlite3_bind_text(s, 3, p->pin_hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 4, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int64(s, 5, spent ? 0 : p->pin_spent);
+	r = swapped(st, step_done(s));
+	if (r == 0)
+		p->pin_spent = spent ? now : 0;
+	return r;
 }
 
-int store_person_activate(struct store *st, int64_t rowid, int64_t uid)
+int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home)
+{
+	sqlite3_stmt *s = st->stmt[ST_INTENT];
+
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, uid);
+	sqlite3_bind_int64(s, 4, gid);
+	sqlite3_bind_text(s, 5, home, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 6, time(NULL));
+	return swapped(st, step_done(s));
+}
+
+int store_person_activate(struct store *st, const struct person *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_ACTIVATE];
 
-	sqlite3_bind_int64(s, 1, rowid);
-	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_int64(s, 2, p->uid);
 	sqlite3_bind_int64(s, 3, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_text(s, 4, p->username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 5, p->pin_hash, -1, SQLITE_TRANSIENT);
+	return swapped(st, step_done(s));
 }

@@ -16,7 +16,7 @@ struct store;
 #define STORE_CREATE 1		/* create the file (0600) if missing */
 
 /* The schema version this build writes; older files are migrated on open. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * Open (and with STORE_CREATE create) the database at path. The file must be
@@ -36,8 +36,13 @@ void store_rollback(struct store *st);
 
 int store_schema_version(struct store *st, int *version);
 
-/* Look a person up by ID number, student number or username. -ENOENT if none. */
-int store_person_find(struct store *st, const char *key, struct person *out);
+/*
+ * Look a person up by a KEY: an ID number, a student number or a username,
+ * or one of them alone with a prefix "id:", "sn:" or "user:". -ENOENT if
+ * none; -ENOTUNIQ if the KEY names two people by different columns (then
+ * out and other hold both).
+ */
+int store_person_find(struct store *st, const char *key, struct person *out, struct person *other);
 int store_person_by_id_number(struct store *st, const char *id_number, struct person *out);
 int store_person_by_student_number(struct store *st, const char *student_number, struct person *out);
 int store_person_by_username(struct store *st, const char *username, struct person *out);
@@ -45,20 +50,30 @@ int store_person_by_username(struct store *st, const char *username, struct pers
 /* Insert a new person (state pending); sets p->rowid. -EEXIST on a duplicate. */
 int store_person_insert(struct store *st, struct person *p);
 
-/* Write the roster fields (names, kind, programme, fee, username, email) of p->rowid. */
+/*
+ * Compare-and-swap: each change below that takes a whole person writes only
+ * if the row is still at p->version (or, where said, still in the state
+ * the change needs), else -ESTALE: the caller reads the row again, inside
+ * its transaction, and decides anew. Every write bumps the version.
+ */
+
+/* Write the roster fields (names, kind, programme, fee, username, email) of p. */
 int store_person_update_roster(struct store *st, const struct person *p);
 
 /* A new PIN hash: failures, total failures and the spent mark start over. */
 int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int64_t expires);
 
-/* Clear the lock and the failure count (the help desk's unlock). */
+/* Clear the lock, the lock count and the failure count (the help desk's unlock). */
 int store_person_unlock(struct store *st, int64_t rowid);
 
-/* A person's new username (rename); -EEXIST if someone has it. */
-int store_person_set_username(struct store *st, int64_t rowid, const char *username);
+/* A person's new username (rename; a rename under way is over); -EEXIST if someone has it. */
+int store_person_set_username(struct store *st, const struct person *p, const char *username);
+
+/* A rename under way (recorded before the account files change), or none (NULL). */
+int store_person_set_rename_to(struct store *st, const struct person *p, const char *username);
 
 /* Set a person's state (revoke, restore); other fields are left alone. */
-int store_person_set_state(struct store *st, int64_t rowid, int state);
+int store_person_set_state(struct store *st, const struct person *p, int state);
 
 /* The failure counters and lock of a person, as the dialogue decided them. */
 int store_person_set_failures(struct store *st, const struct person *p);
@@ -66,18 +81,31 @@ int store_person_set_failures(struct store *st, const struct person *p);
 /*
  * Reserve p->username and move p to provisioning (from pending or
  * provisioning), recording the terms accepted. -EEXIST if the username went
- * to someone else meanwhile; -ENOENT if p is no longer pending/provisioning.
+ * to someone else meanwhile; -ESTALE if the row changed since p was read.
  */
 int store_person_reserve(struct store *st, const struct person *p);
 
 /*
- * An active person's PIN marked spent (or, after a failure, not): only
- * while it is still the PIN p holds, so one issued meanwhile is left alone.
+ * The intent of a provisioning person: the ids and home its account will
+ * have, recorded before the first account file changes, so that any later
+ * attempt knows every partial state as its own. Only while p is
+ * provisioning under p->username (else -ESTALE).
  */
-int store_person_spend_pin(struct store *st, const struct person *p, bool spent);
+int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
+			       const char *home);
 
-/* provisioning -> active with uid; the PIN is spent. -ENOENT if not provisioning. */
-int store_person_activate(struct store *st, int64_t rowid, int64_t uid);
+/*
+ * An active person's PIN marked spent (or, after a failure, given back):
+ * only while it is still the PIN p holds and still unspent (given back:
+ * still spent by us), so one PIN changes a password once. -ESTALE if not.
+ */
+int store_person_spend_pin(struct store *st, struct person *p, bool spent);
+
+/*
+ * provisioning -> active; the PIN is spent. Only while p is provisioning
+ * with the intent's uid and username, and its PIN is the one p holds, unspent.
+ */
+int store_person_activate(struct store *st, const struct person *p);
 
 /* Failures from rhost at or after since; and one more at "at". */
 int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count);

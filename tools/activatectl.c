@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -102,16 +104,41 @@ int ctl_load_pepper(struct ctl *c)
 
 int ctl_find(struct ctl *c, const char *key, struct person *p)
 {
+	struct person other;
 	int r;
 
 	if (ctl_open_store(c) != 0)
 		return -1;
-	r = store_person_find(c->st, key, p);
+	r = store_person_find(c->st, key, p, &other);
 	if (r == -ENOENT)
 		ctl_error("%s: no person with that ID number, student number or username", key);
+	else if (r == -ENOTUNIQ)
+		ctl_error("%s: names two people (ID number %s and ID number %s, by different columns); "
+			  "say which with id:%s, sn:%s or user:%s", key, p->id_number, other.id_number, key, key, key);
 	else if (r)
 		ctl_error("%s: %s", key, store_errmsg(c->st));
 	return r ? -1 : 0;
+}
+
+int ctl_lock_person(struct ctl *c, struct person *p)
+{
+	int fd = person_lock(&c->cfg, p->rowid, CTL_LOCK_WAIT_MS), r;
+
+	if (fd == -EBUSY) {
+		ctl_error("%s: an activation of this person is in progress; try again in a minute", p->id_number);
+		return -1;
+	}
+	if (fd < 0) {
+		ctl_error("%s: %s: cannot take the person's lock (%s)", p->id_number, c->cfg.run_dir, strerror(-fd));
+		return -1;
+	}
+	r = store_person_by_id_number(c->st, p->id_number, p);
+	if (r) {
+		ctl_error("%s: %s", p->id_number, store_errmsg(c->st));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int ctl_dump_json(json_t *j)
@@ -286,6 +313,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	umask(077);
+	/* import and issue hold the pepper and PINs: no core file may keep them */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (parse_global(argc, argv, &c) != 0 || optind >= argc)
 		return ctl_usage(NULL);
 	cmd = find_command(argv[optind]);

@@ -36,6 +36,14 @@ int ctl_load_pepper(struct ctl *c);
 /* Find a person by ID number, student number or username; prints why not. */
 int ctl_find(struct ctl *c, const char *key, struct person *p);
 
+/*
+ * The per-person lock that a dialogue for the person holds while it
+ * provisions (waiting up to CTL_LOCK_WAIT_MS for one to finish), then p
+ * read again: the descriptor to close when done, or -1 (said why).
+ */
+#define CTL_LOCK_WAIT_MS 30000
+int ctl_lock_person(struct ctl *c, struct person *p);
+
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 int ctl_cmd_import(struct ctl *c, int argc, char **argv);
 int ctl_cmd_add(struct ctl *c, int argc, char **argv);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,95 +124,152 @@ int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* One change of the row, deciding on it as it is inside the transaction. */
+typedef int row_fn(struct store *st, struct person *p, const void *arg);
+
+static int change_row(struct ctl *c, struct person *p, row_fn *fn, const void *arg)
+{
+	int r = store_begin(c->st);
+
+	if (r == 0)
+		r = store_person_by_id_number(c->st, p->id_number, p);
+	if (r == 0)
+		r = fn(c->st, p, arg);
+	if (r == 0)
+		r = store_commit(c->st);
+	if (r)
+		store_rollback(c->st);
+	else
+		p->version++;
+	return r;
+}
+
+static int set_state(struct store *st, struct person *p, const void *arg)
+{
+	int r = store_person_set_state(st, p, *(const int *)arg);
+
+	if (r == 0) {
+		if (*(const int *)arg == PERSON_REVOKED && p->state != PERSON_REVOKED)
+			p->revoked_from = p->state;
+		p->state = *(const int *)arg;
+	}
+	return r;
+}
+
+static int set_rename_to(struct store *st, struct person *p, const void *arg)
+{
+	int r = store_person_set_rename_to(st, p, arg);
+
+	if (r == 0)
+		snprintf(p->rename_to, sizeof(p->rename_to), "%s", arg ? (const char *)arg : "");
+	return r;
+}
+
+static int set_username(struct store *st, struct person *p, const void *arg)
+{
+	return store_person_set_username(st, p, arg);
+}
+
 /*
- * The account files first, then the database: the database write lock is
- * not held while waiting for the password-file lock, and if the database
- * fails the file change is undone. A person without an account (yet) has
- * no shadow entry; one mid-activation may have one already.
+ * Lock or unlock the account, if there is one (a person mid-activation may
+ * have a half-made one). Idempotent: a second revoke or restore changes
+ * nothing, so a command cut short is finished by running it again.
  */
-static int lock_account(struct ctl *c, const struct person *p, bool lock, bool *has_account)
+static int lock_account(struct ctl *c, const struct person *p, bool lock, bool *has_account, bool *changed)
 {
 	char err[512] = "";
 	int r = p->username[0] ? accounts_set_locked(&c->cfg, p->username, lock, err, sizeof(err)) : -ENOENT;
 
-	*has_account = r == 0 || r == -ENODATA;
+	*has_account = r == 0 || r == -ENODATA || r == -EALREADY;
+	*changed = r == 0;
 	if (r == -ENODATA)
 		fprintf(stderr, "activatectl: %s: %s\n", p->id_number, err);
-	if (r == -ENOENT && p->uid > 0) {
+	if (r == -ENOENT && p->state == PERSON_ACTIVE) {
 		ctl_error("%s: %s has no shadow entry; nothing was changed", p->id_number, p->username);
 		return -1;
 	}
-	if (r && r != -ENOENT && r != -ENODATA) {
-		ctl_error("%s: %s; nothing was changed", p->id_number, err);
+	if (r && r != -ENOENT && r != -ENODATA && r != -EALREADY) {
+		ctl_error("%s: %s", p->id_number, err);
 		return -1;
 	}
+	if (*changed)
+		hook_invalidate_caches(&c->cfg);	/* nscd and sssd must not keep the old entry */
 	return 0;
 }
 
-static int change_state(struct ctl *c, const struct person *p, bool lock, int state_with_account,
-			int state_without, bool *has_account)
-{
-	int r;
-
-	if (lock_account(c, p, lock, has_account) != 0)
-		return -1;
-	r = store_begin(c->st);
-	if (r == 0)
-		r = store_person_set_state(c->st, p->rowid, *has_account ? state_with_account : state_without);
-	if (r == 0)
-		r = store_commit(c->st);
-	if (r) {
-		char err[512];
-
-		ctl_error("%s: %s; nothing was changed", p->id_number, store_errmsg(c->st));
-		store_rollback(c->st);
-		if (*has_account)
-			accounts_set_locked(&c->cfg, p->username, !lock, err, sizeof(err));
-	}
-	if (*has_account)
-		hook_invalidate_caches(&c->cfg);	/* nscd and sssd must not keep the old entry */
-	return r;
-}
-
+/* Files first (locked at once), then the store: run again, it finishes what a cut left. */
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 {
+	int state = PERSON_REVOKED, lock;
 	struct person p;
-	bool account;
+	bool account = false, changed, was = false;
 
 	if (argc != 2)
 		return ctl_usage("revoke");
-	if (ctl_find(c, argv[1], &p) != 0)
+	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
 		return CTL_FAIL;
-	if (p.state == PERSON_REVOKED) {
-		printf("%s: already revoked\n", p.id_number);
+	was = p.state == PERSON_REVOKED;
+	if (lock_account(c, &p, true, &account, &changed) != 0) {
+		close(lock);
+		return CTL_FAIL;
+	}
+	if (!was && change_row(c, &p, set_state, &state) != 0) {
+		ctl_error(account ? "%s: the account is locked, but the database failed (%s): run revoke again"
+			  : "%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
+		close(lock);
+		return CTL_FAIL;
+	}
+	close(lock);
+	if (was) {
+		printf("%s: already revoked%s\n", p.id_number, account ? "; the account is locked" : "");
 		return CTL_OK;
 	}
-	if (change_state(c, &p, true, PERSON_REVOKED, PERSON_REVOKED, &account) != 0)
-		return CTL_FAIL;
 	ctl_audit(c, "revoke", &p, account ? "revoked; account locked" : "revoked");
 	printf("%s: revoked%s\n", p.id_number, account ? "; the account is locked and expired" : "");
 	return CTL_OK;
 }
 
-/* Active again with an account; mid-activation if the files have one but it never finished; else pending. */
+/* The state a revoke left; from before the revoke marks were kept, what the account says. */
+static int restored_state(const struct ctl *c, const struct person *p)
+{
+	if (p->revoked_from >= 0 && p->revoked_from != PERSON_REVOKED)
+		return p->revoked_from;
+	return p->username[0] && accounts_name_taken(&c->cfg, p->username)
+		? (p->pin_spent ? PERSON_ACTIVE : PERSON_PROVISIONING) : PERSON_PENDING;
+}
+
+/* The store first (the account stays locked until it is done), then the files: run again, it finishes. */
 int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
-	bool account;
+	bool account, changed, was;
+	int state, lock;
 
 	if (argc != 2)
 		return ctl_usage("restore");
-	if (ctl_find(c, argv[1], &p) != 0)
+	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
 		return CTL_FAIL;
-	if (p.state != PERSON_REVOKED) {
+	was = p.state == PERSON_REVOKED;
+	state = was ? restored_state(c, &p) : p.state;
+	if (was && change_row(c, &p, set_state, &state) != 0) {
+		ctl_error("%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
+		close(lock);
+		return CTL_FAIL;
+	}
+	if (lock_account(c, &p, false, &account, &changed) != 0) {
+		ctl_error("%s: restored in the database, but the account is still locked: run restore again",
+			  p.id_number);
+		close(lock);
+		return CTL_FAIL;
+	}
+	close(lock);
+	if (!was && !changed) {
 		ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
 		return CTL_FAIL;
 	}
-	if (change_state(c, &p, false, p.uid > 0 ? PERSON_ACTIVE : PERSON_PROVISIONING, PERSON_PENDING,
-			 &account) != 0)
-		return CTL_FAIL;
-	ctl_audit(c, "restore", &p, account ? "account unlocked" : "pending");
-	printf("%s: %s\n", p.id_number, !account ? "pending again" : p.uid > 0 ? "active again; the account is unlocked"
+	ctl_audit(c, "restore", &p, account ? "account unlocked" : person_state_name(state));
+	printf("%s: %s\n", p.id_number, state == PERSON_PENDING ? "pending again"
+	       : state == PERSON_ACTIVE ? "active again; the account is unlocked"
 	       : "the account is unlocked; the next activation finishes it");
 	return CTL_OK;
 }
@@ -229,25 +287,64 @@ static int check_new_name(struct ctl *c, const char *name)
 	return 0;
 }
 
-static int save_username(struct ctl *c, const struct person *p, const char *name)
+/* The new name, or the one of a rename under way (which must be the one asked for). */
+static int rename_target(struct ctl *c, struct person *p, const char *to, bool *resume)
 {
-	int r = store_begin(c->st);
-
-	if (r == 0)
-		r = store_person_set_username(c->st, p->rowid, name);
-	if (r == 0)
-		r = store_commit(c->st);
-	if (r)
-		store_rollback(c->st);
-	return r;
+	*resume = p->rename_to[0] != '\0';
+	if (*resume && strcmp(p->rename_to, to) != 0) {
+		ctl_error("%s: a rename to %s is under way; run rename %s %s to finish it", p->id_number, p->rename_to,
+			  p->id_number, p->rename_to);
+		return -1;
+	}
+	if (*resume)
+		return 0;
+	if (check_new_name(c, to) != 0)
+		return -1;
+	if (change_row(c, p, set_rename_to, to) != 0) {
+		ctl_error("%s: %s; nothing was changed", p->id_number, store_errmsg(c->st));
+		return -1;
+	}
+	return 0;
 }
 
-/* The account files (and home) first; if the database then fails, they are renamed back. */
+/*
+ * The rename is recorded first (rename_to), then the account files and the
+ * home, then the username: cut anywhere, the same command finishes it.
+ */
+static int do_rename(struct ctl *c, struct person *p, const char *to)
+{
+	char err[512] = "";
+	bool resume, files;
+	int r;
+
+	if (rename_target(c, p, to, &resume) != 0)
+		return -1;
+	files = p->uid >= 0 || accounts_name_taken(&c->cfg, p->username) || resume;
+	r = files ? accounts_rename(&c->cfg, p->username, to, resume, err, sizeof(err)) : 0;
+	if (r && !resume && (r == -EEXIST || r == -ENOENT || r == -EINVAL))
+		change_row(c, p, set_rename_to, NULL);	/* refused before any file changed */
+	if (r) {
+		ctl_error("%s: %s%s", p->id_number, err, resume || !(r == -EEXIST || r == -ENOENT || r == -EINVAL)
+			  ? "; run the same rename again to finish it" : "; nothing was changed");
+		return -1;
+	}
+	if (err[0])
+		fprintf(stderr, "activatectl: %s\n", err);
+	if (change_row(c, p, set_username, to) != 0) {
+		ctl_error("%s: the account files are renamed, but the database failed (%s): run the same rename again",
+			  p->id_number, store_errmsg(c->st));
+		return -1;
+	}
+	if (files)
+		hook_invalidate_caches(&c->cfg);
+	return 0;
+}
+
 int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 {
-	char err[512] = "", result[2 * PERSON_USERNAME_MAX + 8];
+	char result[2 * PERSON_USERNAME_MAX + 8], from[PERSON_USERNAME_MAX];
 	struct person p;
-	bool files;
+	int lock, r;
 
 	if (argc != 3 || !username_valid(argv[2], c->cfg.username_max_length)) {
 		if (argc == 3)
@@ -255,30 +352,23 @@ int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 				  c->cfg.username_max_length);
 		return ctl_usage("rename");
 	}
-	if (ctl_find(c, argv[1], &p) != 0)
+	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
 		return CTL_FAIL;
 	if (!p.username[0] || p.state == PERSON_REVOKED) {
 		ctl_error("%s: %s", p.id_number, p.username[0] ? "revoked; restore the person first" : "has no username yet");
+		close(lock);
 		return CTL_FAIL;
 	}
-	if (strcmp(p.username, argv[2]) == 0 || check_new_name(c, argv[2]) != 0)
-		return strcmp(p.username, argv[2]) == 0 ? CTL_OK : CTL_FAIL;
-	files = p.uid > 0 || accounts_name_taken(&c->cfg, p.username);
-	if (files && accounts_rename(&c->cfg, p.username, argv[2], err, sizeof(err)) != 0) {
-		ctl_error("%s: %s; nothing was changed", p.id_number, err);
-		return CTL_FAIL;
+	if (strcmp(p.username, argv[2]) == 0) {
+		close(lock);
+		return CTL_OK;
 	}
-	if (err[0])
-		fprintf(stderr, "activatectl: %s\n", err);
-	if (save_username(c, &p, argv[2]) != 0) {
-		ctl_error("%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
-		if (files && accounts_rename(&c->cfg, argv[2], p.username, err, sizeof(err)) != 0)
-			ctl_error("and the account files could not be renamed back: %s", err);
+	snprintf(from, sizeof(from), "%s", p.username);
+	r = do_rename(c, &p, argv[2]);
+	close(lock);
+	if (r)
 		return CTL_FAIL;
-	}
-	if (files)
-		hook_invalidate_caches(&c->cfg);
-	snprintf(result, sizeof(result), "%s -> %s", p.username, argv[2]);
+	snprintf(result, sizeof(result), "%s -> %s", from, argv[2]);
 	ctl_audit(c, "rename", &p, result);
 	printf("%s: renamed %s\n", p.id_number, result);
 	return CTL_OK;

@@ -150,10 +150,10 @@ static void test_defaults_round_trip(void **state)
 #define U(k) fprintf(f, #k " = %u\n", d.k)
 	S(trigger_user); S(database); S(pepper_file); S(sysroot); S(run_dir);
 	fprintf(f, "on_success = %s\n", config_on_success_name(d.on_success));
-	U(max_tries); U(max_attempts); U(lock_time); U(max_total_failures);
+	U(max_tries); U(max_attempts); U(lock_time); U(lock_time_max); U(max_total_failures);
 	U(throttle_failures); U(throttle_window); U(pin_length); U(pin_ttl_days);
 	fprintf(f, "pin_hash_cost = %s\n", config_cost_name(d.pin_hash_cost));
-	U(max_concurrent_hashes); U(id_number_max_length); U(student_number_max_length);
+	U(max_concurrent_hashes); U(reply_timeout); U(dialogue_timeout); U(id_number_max_length); U(student_number_max_length);
 	S(username_format); U(username_max_length); S(reserved_usernames); S(terms_file);
 	S(pwquality_conf); S(password_allowed_chars); S(email_format); S(home_base);
 	fprintf(f, "home_mode = %o\n", d.home_mode);
