@@ -1,11 +1,28 @@
 /* fault.c: the test builds' fault points (see fault.h). */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
 
 #ifdef ACTIVATE_FAULTS
+/* Say so in run_dir/paused, then wait (30 s at most) until the test removes run_dir/fault. */
+static void pause_here(const struct config *cfg, const char *fault)
+{
+	char paused[CONFIG_PATH_MAX + 8];
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	FILE *f;
+
+	snprintf(paused, sizeof(paused), "%s/paused", cfg->run_dir);
+	f = fopen(paused, "we");
+	if (f)
+		fclose(f);
+	for (int i = 0; i < 3000 && access(fault, F_OK) == 0; i++)
+		nanosleep(&tick, NULL);
+	unlink(paused);
+}
+
 void fault_point(const struct config *cfg, const char *step)
 {
 	char path[CONFIG_PATH_MAX + 8], want[64] = "";
@@ -20,5 +37,7 @@ void fault_point(const struct config *cfg, const char *step)
 	fclose(f);
 	if (strcmp(want, step) == 0)
 		_exit(99);
+	if (strncmp(want, "pause:", 6) == 0 && strcmp(want + 6, step) == 0)
+		pause_here(cfg, path);
 }
 #endif

@@ -1,8 +1,10 @@
 /*
  * fault.h: fault injection for tests. In a build with ACTIVATE_FAULTS (the
  * test helper only), FAULT(cfg, "step") ends the process at that step when
- * run_dir/fault names it, as a caller's timeout or kill -9 would. In every
- * other build it is nothing.
+ * run_dir/fault names it, as a caller's timeout or kill -9 would; when it
+ * says "pause:step", the process waits there (and says so in run_dir/paused)
+ * until the test removes run_dir/fault, so that a race can be run in a
+ * chosen order. In every other build it is nothing.
  */
 #ifndef ACTIVATE_FAULT_H
 #define ACTIVATE_FAULT_H

@@ -561,7 +561,10 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 	struct secrets *s;
 	enum dialogue_outcome out;
 	bool reset;
-	int lock = person_lock(d->cfg, p->rowid, 0);
+	int lock;
+
+	FAULT(d->cfg, "verified");	/* decided, not yet locked: where two dialogues with one PIN race */
+	lock = person_lock(d->cfg, p->rowid, 0);
 
 	if (lock == -EBUSY) {
 		conv_error(d->conv, _("An activation of your account is already in progress."));

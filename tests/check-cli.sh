@@ -165,5 +165,17 @@ printf 'Match User activate2\n\tKbdInteractiveAuthentication yes\n' >"$tmp/root/
 expect 1 check
 grep -q '^FAIL .*no file in .*Match User activate' "$tmp/out" || { echo "FAIL: check took activate2 for activate"; fail=1; }
 
+# a KEY that is one person's ID number and another's student number names neither
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on\n2,3,Kari,Lie,student,Maths,2026-08-14\n' \
+	>"$tmp/roster2.csv"
+expect 0 import "$tmp/roster2.csv"
+expect 1 show 2
+grep -q 'names two people (ID number 2 and ID number 1' "$tmp/out" || { echo "FAIL: an ambiguous KEY was not refused"; cat "$tmp/out"; fail=1; }
+expect 1 revoke 2
+ctl show id:2 | grep -q 'Kari' || { echo "FAIL: id:2 is not Kari"; fail=1; }
+ctl show sn:2 | grep -q 'Ola' || { echo "FAIL: sn:2 is not Ola"; fail=1; }
+expect 0 show user:olanord2
+expect 1 show id:999
+
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

@@ -7,7 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* fd 0 the relay socket, 1 and 2 open on something else (/dev/null), all open across exec. */
+static int fds_ok(void)
+{
+	struct stat s0, s1, s2;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET)
+		return 0;
+	if (fstat(0, &s0) != 0 || fstat(1, &s1) != 0 || fstat(2, &s2) != 0)
+		return 0;
+	return S_ISCHR(s1.st_mode) && S_ISCHR(s2.st_mode) && s0.st_ino != s2.st_ino;
+}
 
 static void send_raw(const char *buf, size_t len)
 {
@@ -45,6 +60,10 @@ int main(int argc, char **argv)
 		send_raw("Ahello", 6);
 	if (!strcmp(mode, "success"))	/* a well-formed login result: the module must still map it */
 		send_raw("R4newuser", 9);
+	if (!strcmp(mode, "bare-login"))	/* "activated, log in as" nobody */
+		send_raw("R4", 2);
+	if (!strcmp(mode, "fds"))	/* 0 the socket, 1 and 2 open and not it: say "unavailable" */
+		send_raw(fds_ok() ? "R3" : "R0", 2);
 	sleep(1);
 	return 0;
 }

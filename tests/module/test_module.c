@@ -29,6 +29,7 @@
 #include <crypt.h>
 #include <libpamtest.h>
 #include <security/pam_appl.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <crypt.h>
 
@@ -43,6 +44,7 @@
 #define R_NULL "\x01" "null"		/* a NULL reply */
 #define R_BIG "\x01" "big"		/* a reply of 1 MiB */
 #define R_DIE "\x01" "die"		/* the application is killed at this prompt */
+#define R_STALL "\x01" "stall"		/* the person walks away: no reply for 4 s, then "1" */
 
 struct script {
 	const char *replies[48];
@@ -273,6 +275,10 @@ static char *reply_for(struct script *s, const char *r, int *rc)
 	}
 	if (!strcmp(r, R_DIE))
 		raise(SIGKILL);
+	if (!strcmp(r, R_STALL)) {
+		sleep(4);
+		return strdup("1");
+	}
 	if (!strcmp(r, R_NULL))
 		return NULL;
 	if (!strcmp(r, R_BIG)) {
@@ -1422,6 +1428,360 @@ static int as_nobody(void)
 
 /* --- set-up ----------------------------------------------------------------- */
 
+/* --- the protocol: each finding of the review, as a test ------------------ */
+
+static void run_dir_file(const char *name, char *path, size_t size)
+{
+	snprintf(path, size, "%s/run/%s", sandbox, name);
+}
+
+/* Wait (10 s at most) until a helper paused at a fault point says so. */
+static void wait_paused(void)
+{
+	char path[PATH_MAX];
+
+	run_dir_file("paused", path, sizeof(path));
+	for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+		usleep(10000);
+	if (access(path, F_OK) != 0) {
+		char *log = slurp("../child.log");
+
+		fail_msg("the helper never reached its pause:\n%s", log);
+	}
+}
+
+static void set_fault(const char *text)
+{
+	char path[PATH_MAX];
+
+	mkdir_root("../run", 0700);
+	run_dir_file("fault", path, sizeof(path));
+	if (text)
+		tu_write_file(path, text, strlen(text), 0600);
+	else
+		unlink(path);
+}
+
+static pid_t fork_dialogue(const char *service, struct script *s, int *rc_out)
+{
+	pid_t pid = fork();
+
+	(void)rc_out;
+	if (pid == 0) {
+		int rc = try_authenticate(service, "activate", s);
+		char path[PATH_MAX];
+
+		tu_path(path, sizeof(path), sandbox, "child.log");
+		tu_write_file(path, s->log, strlen(s->log), 0600);
+		_exit(rc & 0x7f);
+	}
+	return pid;
+}
+
+static int child_rc(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * Finding 7: two dialogues with one PIN. The second verified before the
+ * first spent the PIN and waits (paused) between verification and the
+ * per-person lock; when it goes on, the row it re-reads under the lock says
+ * the PIN is spent: the password changes once.
+ */
+static void test_one_pin_changes_the_password_once(void **state)
+{
+	struct script first = ACTIVATE("1001", "5001", "11111111", "1", "olanordm");
+	char pin[32], *after_a, *after_b;
+	pid_t late;
+
+	(void)state;
+	assert_int_equal(authenticate("activate", "activate", NULL, &first), PAM_AUTH_ERR);
+	issue_pin("1001", pin, sizeof(pin));
+	{
+		struct script b = SCRIPT("1001", "5001", pin, "Vesle-Troika-Maane-43", "Vesle-Troika-Maane-43", "x");
+		struct script a = SCRIPT("1001", "5001", pin, "Vesle-Troika-Maane-42", "Vesle-Troika-Maane-42", "x");
+
+		set_fault("pause:verified");
+		late = fork_dialogue("activate-faults", &b, NULL);
+		wait_paused();
+		assert_int_equal(authenticate("activate", "activate", NULL, &a), PAM_AUTH_ERR);
+		expect_log(&a, "Your new password is set.");
+		after_a = slurp("etc/shadow");
+		set_fault(NULL);
+		assert_int_equal(child_rc(late), PAM_AUTH_ERR);
+	}
+	after_b = slurp("etc/shadow");
+	assert_string_equal(after_a, after_b);
+	assert_true(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") > 0);
+	free(after_a);
+	free(after_b);
+}
+
+/*
+ * Finding 5: an ID number alone tells nothing. A locked person's ID number
+ * with a wrong student number gets the words an unknown ID number gets,
+ * counts nothing against them, and the dummy hash runs (the audit row says
+ * whose details they were not).
+ */
+static void test_locked_person_tells_nothing_without_both_numbers(void **state)
+{
+	struct script unknown = SCRIPT("1009", "5009", "11111111");
+	struct script wrong_student = SCRIPT("1001", "5002", "11111111");
+	struct script both = SCRIPT("1001", "5001", "11111111");
+
+	(void)state;
+	write_conf("max_attempts = 2\n");
+	for (int i = 0; i < 2; i++) {
+		struct script s = SCRIPT("1001", "5001", "99999999");
+
+		authenticate("activate", "activate", NULL, &s);
+	}
+	assert_true(sql_int("SELECT locked_until FROM person WHERE id_number = '1001'") > time(NULL));
+	assert_int_equal(sql_int("SELECT locks FROM person WHERE id_number = '1001'"), 1);
+	authenticate("activate", "activate", NULL, &unknown);
+	authenticate("activate", "activate", NULL, &wrong_student);
+	assert_string_equal(strstr(wrong_student.log, "[error]"), strstr(unknown.log, "[error]"));
+	expect_no_log(&wrong_student, "Try again after");
+	assert_int_equal(failures("1001"), 2000);	/* the lock's two; nothing since */
+	authenticate("activate", "activate", NULL, &both);
+	expect_log(&both, "Too many failed attempts. Try again after");
+}
+
+/* Finding 5: unlock, a new PIN and a success start the doubling over; lock_time_max caps it. */
+static void test_lock_count_resets_and_is_capped(void **state)
+{
+	char cmd[PATH_MAX * 3];
+	struct script s = SCRIPT("1001", "5001", "99999999");
+
+	(void)state;
+	write_conf("max_attempts = 1\nlock_time = 900\nlock_time_max = 3600\n");
+	sql("UPDATE person SET locks = 40 WHERE id_number = '1001'");	/* 900 s doubled 40 times: decades */
+	authenticate("activate", "activate", NULL, &s);
+	assert_int_equal(sql_int("SELECT locks FROM person WHERE id_number = '1001'"), 41);
+	assert_true(sql_int("SELECT locked_until FROM person WHERE id_number = '1001'") <= time(NULL) + 3600);
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s unlock 1001 >/dev/null", builddir, conf);
+	assert_int_equal(shell(cmd), 0);
+	assert_int_equal(sql_int("SELECT locks + failures + locked_until FROM person WHERE id_number = '1001'"), 0);
+	sql("UPDATE person SET locks = 7 WHERE id_number = '1003'");
+	{
+		struct script ok = SCRIPT("1003", "5003", "33333333");
+
+		authenticate("activate", "activate", NULL, &ok);	/* verifies; the fee is missing */
+		expect_log(&ok, "semester fee");
+	}
+	assert_int_equal(sql_int("SELECT locks FROM person WHERE id_number = '1003'"), 0);
+	sql("UPDATE person SET locks = 7 WHERE id_number = '1004'");
+	issue_pin("1004", cmd, sizeof(cmd));
+	assert_int_equal(sql_int("SELECT locks FROM person WHERE id_number = '1004'"), 0);
+}
+
+/* Finding 6: a typed password of 300 characters is refused as too long, in words, not with stack bytes. */
+static void test_overlong_password_is_refused_in_words(void **state)
+{
+	char big[301];
+	struct script s = ACTIVATE("1001", "5001", "11111111", big, "1", "x");
+
+	(void)state;
+	memset(big, 'x', 300);
+	big[300] = '\0';
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "[error] That password is too long (at most 255 characters).");
+	expect_no_log(&s, "cannot be used");
+	expect_log(&s, "Your account is ready.");
+}
+
+/* Finding 8: terms of several messages, none cut in a character, the hash of exactly what was shown. */
+static void test_long_terms_shown_whole(void **state)
+{
+	char text[4000] = "", extra[PATH_MAX + 64], hex[65];
+	unsigned char h[32];
+	size_t n = 0;
+	struct script s = ACTIVATE("1001", "5001", "11111111", "yes", "1", "x");
+
+	(void)state;
+	for (int i = 0; n + 80 < 3500; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%d. Bruk maskinene til studier; ære, ødeland, åtak.\n", i);
+	put("etc/terms.txt", text, 0644);
+	snprintf(extra, sizeof(extra), "terms_file = %s/root/etc/terms.txt\n", sandbox);
+	write_conf(extra);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Your account is ready.");
+	for (char *line = text, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "%.*s", (int)(nl - line), line);
+		expect_log(&s, want);	/* every line, whole */
+	}
+	crypto_generichash(h, sizeof(h), (const unsigned char *)text, strlen(text), NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	{
+		char q[256];
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		snprintf(q, sizeof(q), "SELECT terms_hash FROM person WHERE id_number = '1001'");
+		assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), hex);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	/* longer than 4096 bytes: refused, nothing accepted, nothing made */
+	memset(text, 'a', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	put("etc/terms.txt", text, 0644);
+	{
+		char big[5000];
+		struct script t = ACTIVATE("1003", "5003", "33333333", "yes", "1", "x");
+
+		memset(big, 'b', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		put("etc/terms.txt", big, 0644);
+		sql("UPDATE person SET fee_paid_on = '2026-08-14' WHERE id_number = '1003'");
+		authenticate("activate", "activate", NULL, &t);
+		expect_log(&t, "could not be created");
+		assert_int_equal(sql_int("SELECT terms_accepted FROM person WHERE id_number = '1003'"), 0);
+	}
+}
+
+/* Finding 9: an interrupted home build is thrown away: nothing root's or half-written survives into the home. */
+static void test_interrupted_home_build_is_redone(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	(void)state;
+	mkdir_root("home/.olanordm.activate", 0700);
+	put("home/.olanordm.activate/.profile", "half", 0600);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Your account is ready.");
+	expect_file_has("home/olanordm/.profile", "# ~/.profile\n");
+	snprintf(path, sizeof(path), "%s/root/home/olanordm/.profile", sandbox);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 70000);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	snprintf(path, sizeof(path), "%s/root/home/.olanordm.activate", sandbox);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* Finding 10: a directory at the home path that this activation did not make is refused, not handed over. */
+static void test_foreign_home_is_refused(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	(void)state;
+	mkdir_root("home/olanordm", 0755);
+	put("home/olanordm/secret", "root's\n", 0600);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTHINFO_UNAVAIL);
+	expect_log(&s, "could not be created");
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE result LIKE "
+				 "'%exists and was not made by this activation%'"), 1);
+	snprintf(path, sizeof(path), "%s/root/home/olanordm/secret", sandbox);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	snprintf(path, sizeof(path), "%s/root/home/olanordm", sandbox);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'"), 0);
+}
+
+/*
+ * Findings 3 and 4: a supplementary group of 100 000 members (a line of
+ * about 700 KB) takes one more, and a rename keeps every other member.
+ */
+static void test_huge_group_line(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char *group = NULL, *gshadow = NULL, cmd[PATH_MAX * 3], extra[64];
+	size_t glen = 0, slen = 0;
+	FILE *g = open_memstream(&group, &glen), *gs = open_memstream(&gshadow, &slen);
+
+	(void)state;
+	fputs("root:x:0:\nactivate:x:999:\nstudents:x:500:", g);
+	fputs("root:*::\nactivate:!::\nstudents:!::", gs);
+	for (int i = 0; i < 100000; i++) {
+		fprintf(g, "%sm%d", i ? "," : "", i);
+		fprintf(gs, "%sm%d", i ? "," : "", i);
+	}
+	fputs("\n", g);
+	fputs("\n", gs);
+	fclose(g);
+	fclose(gs);
+	put("etc/group", group, 0644);
+	put("etc/gshadow", gshadow, 0640);
+	snprintf(extra, sizeof(extra), "groups = students\n");
+	write_conf(extra);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Your account is ready.");
+	expect_file_has("etc/group", ",m99999,olanordm\n");
+	expect_file_has("etc/gshadow", ",m99999,olanordm\n");
+	expect_file_has("etc/group", "students:x:500:m0,m1,m2,");
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s rename 1001 olanord9 >/dev/null", builddir, conf);
+	assert_int_equal(shell(cmd), 0);
+	expect_file_has("etc/group", ",m99998,m99999,olanord9\n");
+	expect_file_has("etc/gshadow", ",m99998,m99999,olanord9\n");
+	assert_int_equal(count_lines_with("etc/group", ","), 100000);
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s revoke 1001 >/dev/null && "
+		 "%s/activatectl --config %s restore 1001 >/dev/null", builddir, conf, builddir, conf);
+	assert_int_equal(shell(cmd), 0);
+	assert_int_equal(count_lines_with("etc/group", ","), 100000);
+	assert_int_equal(count_lines_with("etc/group", "olanord9"), 2);	/* its own group, and students */
+	free(group);
+	free(gshadow);
+}
+
+/* Finding 13: a person who walks away at a prompt frees the person after reply_timeout. */
+static void test_abandoned_dialogue_frees_the_person(void **state)
+{
+	struct script walks_away = SCRIPT("1001", "5001", "11111111", R_STALL, "x");
+	struct script next = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	pid_t pid;
+
+	(void)state;
+	write_conf("reply_timeout = 1\n");
+	pid = fork_dialogue("activate", &walks_away, NULL);
+	sleep(2);	/* at the password prompt since ~0.1 s; the helper gave up after 1 s */
+	assert_int_equal(authenticate("activate", "activate", NULL, &next), PAM_AUTH_ERR);
+	expect_no_log(&next, "already in progress");
+	expect_log(&next, "Your account is ready.");
+	child_rc(pid);
+}
+
+/* Smaller: "activated, log in as" with no name is a denial, never a success. */
+static void test_bare_login_result_denied(void **state)
+{
+	struct script s = SCRIPT(NULL);
+
+	(void)state;
+	assert_int_equal(authenticate("fake-bare-login", "activate", NULL, &s), PAM_AUTH_ERR);
+}
+
+/* Finding 12: with 0, 1 and 2 closed in the application, the helper still has them: socket, /dev/null, /dev/null. */
+static void test_helper_fds_with_stdio_closed(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	if (pid == 0) {
+		struct script s = SCRIPT(NULL);
+
+		close(0);
+		close(1);
+		close(2);
+		_exit(try_authenticate("fake-fds", "activate", &s) & 0x7f);
+	}
+	assert_int_equal(child_rc(pid), PAM_AUTHINFO_UNAVAIL);	/* the fake helper's "all well" */
+}
+
 static void write_service(const char *name, const char *text)
 {
 	char path[PATH_MAX];
@@ -1435,6 +1795,7 @@ static void write_services(void)
 	char so[PATH_MAX * 2 + 16], helper[PATH_MAX], fake[PATH_MAX], text[8192], matrix[PATH_MAX], passdb[PATH_MAX];
 	static const char *const faults[] = {
 		"exit", "crash", "hang", "malformed", "nul", "oversized", "badresult", "reply", "success",
+		"bare-login", "fds",
 	};
 
 	/* the module and, as its first argument, where its relay is in the build */
@@ -1552,6 +1913,17 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_full_filesystem, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
+		cmocka_unit_test_setup(test_one_pin_changes_the_password_once, reset),
+		cmocka_unit_test_setup(test_locked_person_tells_nothing_without_both_numbers, reset),
+		cmocka_unit_test_setup(test_lock_count_resets_and_is_capped, reset),
+		cmocka_unit_test_setup(test_overlong_password_is_refused_in_words, reset),
+		cmocka_unit_test_setup(test_long_terms_shown_whole, reset),
+		cmocka_unit_test_setup(test_interrupted_home_build_is_redone, reset),
+		cmocka_unit_test_setup(test_foreign_home_is_refused, reset),
+		cmocka_unit_test_setup(test_huge_group_line, reset),
+		cmocka_unit_test_setup(test_abandoned_dialogue_frees_the_person, reset),
+		cmocka_unit_test_setup(test_bare_login_result_denied, reset),
+		cmocka_unit_test_setup(test_helper_fds_with_stdio_closed, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -842,6 +842,55 @@ static void test_read_fields(void **state)
 	assert_contains("missing columns", err, "add:1: programme: ");
 }
 
+/* An activation of 1002 while the import hashes (the last progress call comes before its writes). */
+static void activate_meanwhile(size_t done, size_t total, void *ctx)
+{
+	struct person p;
+	bool *ran = ctx;
+
+	(void)done;
+	(void)total;
+	if (*ran)
+		return;
+	*ran = true;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_person_by_id_number(st, "1002", &p), 0);
+	snprintf(p.username, sizeof(p.username), "aturing");
+	assert_int_equal(store_person_reserve(st, &p), 0);
+	assert_int_equal(store_person_by_id_number(st, "1002", &p), 0);
+	assert_int_equal(store_person_set_state(st, &p, PERSON_ACTIVE), 0);
+	assert_int_equal(store_commit(st), 0);
+}
+
+/*
+ * Finding 1: the import planned 1002 before it hashed the new PINs; 1002
+ * activated meanwhile. The row is planned again inside the write: the
+ * roster's change lands and the username and state the activation wrote stay.
+ */
+static void test_import_racing_an_activation(void **state)
+{
+	static const char second[] = GOOD "1004,5004,Edsger,Dijkstra,student,Informatics,2024-08-01,,,11223344\n";
+	struct import_report rep;
+	bool ran = false;
+	struct import_opts opts = { .progress = activate_meanwhile, .progress_ctx = &ran };
+	struct person p;
+	char text[sizeof(second) + 16];
+
+	(void)state;
+	import_ok(T(GOOD), NULL, &rep);
+	snprintf(text, sizeof(text), "%s", second);
+	*strstr(text, "Alan,Turing,employee,,") = '\0';
+	strcat(text, "Alan,Turing,employee,Logic,");
+	strcat(text, strstr(second, "Alan,Turing,employee,,") + strlen("Alan,Turing,employee,,"));
+	import_ok(text, strlen(text), &opts, &rep);
+	assert_true(ran);
+	assert_int_equal(store_person_by_id_number(st, "1002", &p), 0);
+	assert_string_equal(p.username, "aturing");
+	assert_int_equal(p.state, PERSON_ACTIVE);
+	assert_string_equal(p.programme, "Logic");
+	assert_int_equal(store_person_by_id_number(st, "1004", &p), 0);
+}
+
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, db_setup, db_teardown)
 
 int main(void)
@@ -866,6 +915,7 @@ int main(void)
 		DB_TEST(test_reimport_keeps_username),
 		DB_TEST(test_hash_pins_workers),
 		DB_TEST(test_read_fields),
+		DB_TEST(test_import_racing_an_activation),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
