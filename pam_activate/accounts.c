@@ -55,8 +55,11 @@ struct edit {
 };
 
 struct acfile {
-	char *data;		/* whole file, NUL-terminated (data_alloc) */
+	char *data;		/* whole file, NUL-terminated (data_alloc, or the file mapped) */
 	size_t len, cap;
+	bool mapped;		/* data is the file itself, mapped read-only */
+	bool has_fd;
+	int fd;			/* the file, open: unchanged ranges are copied from it in the kernel */
 	struct stat st;
 	bool exists;
 	struct edit *edit;
@@ -124,18 +127,42 @@ static int read_all(int fd, struct acfile *f)
 	return n < 0 ? -errno : 0;
 }
 
+/*
+ * The file mapped, when the page after its end (zero-filled by the kernel)
+ * terminates it: no copy into memory, and none back out (write_edited
+ * copies the unchanged ranges with copy_file_range). A file the password
+ * lock protects is replaced by rename, never written in place, so the
+ * mapping cannot change under us.
+ */
+static int map_all(int fd, struct acfile *f)
+{
+	size_t size = (size_t)f->st.st_size;
+	void *p;
+
+	if (size == 0 || size % (size_t)sysconf(_SC_PAGESIZE) == 0)
+		return read_all(fd, f);
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		return read_all(fd, f);
+	f->data = p;
+	f->len = f->cap = size;
+	f->mapped = true;
+	return memchr(f->data, '\0', f->len) ? -EINVAL : 0;	/* corrupt, and it would hide the rest */
+}
+
 static int load(struct files *fs, int which)
 {
 	struct acfile *f = &fs->f[which];
 	int fd = openat(fs->etc, file_names[which], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int r;
 
 	if (fd < 0)
 		return errno == ENOENT && (which == F_GSHADOW) ? 0 : -errno;
 	f->exists = true;
-	r = fstat(fd, &f->st) != 0 ? -errno : !S_ISREG(f->st.st_mode) ? -EINVAL : read_all(fd, f);
-	close(fd);
-	return r;
+	f->fd = fd;
+	f->has_fd = true;
+	if (fstat(fd, &f->st) != 0)
+		return -errno;
+	return !S_ISREG(f->st.st_mode) ? -EINVAL : map_all(fd, f);
 }
 
 /* The line of name in data ("name:..."), or NULL. memmem, not a line-by-line walk: files hold 100 000 entries. */
@@ -583,6 +610,21 @@ static int by_offset(const void *x, const void *y)
 	return a->at < b->at ? -1 : a->at > b->at;
 }
 
+/* data[from..from+n) to fd: in the kernel from the file when it is open, else written. */
+static int write_range(int fd, struct acfile *f, size_t from, size_t n)
+{
+	loff_t off = (loff_t)from;
+
+	while (f->has_fd && n > 0) {
+		ssize_t k = copy_file_range(f->fd, &off, fd, NULL, n, 0);
+
+		if (k <= 0)
+			break;	/* not supported here (EXDEV, EINVAL...): write the rest */
+		n -= (size_t)k;
+	}
+	return write_all(fd, f->data + (size_t)off, n);
+}
+
 /* data with its edits: replaced lines in place, then the appended ones. */
 static int write_edited(int fd, struct acfile *f)
 {
@@ -596,7 +638,7 @@ static int write_edited(int fd, struct acfile *f)
 		size_t upto = e->at == SIZE_MAX ? f->len : e->at;
 
 		if (upto > from) {
-			r = write_all(fd, f->data + from, upto - from);
+			r = write_range(fd, f, from, upto - from);
 			nl = f->data[upto - 1] == '\n';
 			from = upto;
 		}
@@ -610,14 +652,14 @@ static int write_edited(int fd, struct acfile *f)
 			from = e->at + e->len;
 	}
 	if (r == 0 && from < f->len)
-		r = write_all(fd, f->data + from, f->len - from);
+		r = write_range(fd, f, from, f->len - from);
 	return r;
 }
 
 static int write_contents(int fd, struct acfile *f, bool old)
 {
 	if (old)
-		return write_all(fd, f->data, f->len);
+		return write_range(fd, f, 0, f->len);
 	if (f->next.data)
 		return write_all(fd, f->next.data, f->next.len);
 	return write_edited(fd, f);
@@ -798,7 +840,12 @@ static int open_etc(const struct config *cfg)
 
 static void release_file(struct acfile *f)
 {
-	data_free(f->data, f->cap);
+	if (f->mapped)
+		munmap(f->data, f->len);
+	else
+		data_free(f->data, f->cap);
+	if (f->has_fd)
+		close(f->fd);
 	for (size_t i = 0; i < f->nedit; i++) {
 		free(f->edit[i].name);
 		acbuf_free(&f->edit[i].text);

@@ -215,8 +215,6 @@ static int build_home(const struct config *cfg, int root, int base, const char *
 	if (home < 0)
 		return -errno;
 	r = fill_home(cfg, root, home, uid, gid);
-	if (r == 0 && fsync(home) != 0)
-		r = -errno;
 	close(home);
 	return r;
 }

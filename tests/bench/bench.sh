@@ -176,6 +176,14 @@ for n in $((size / 100)) $((size / 10)) "$size"; do
 done
 echo "(ratio: ours / floor, target within 2x; useradd -u / ours. newusers is not measured: it needs PAM inside the root)"
 
+# --- what durability costs: synchronous = FULL against NORMAL -------------------
+read -r full normal < <("$PWD/tests/bench/bench_durability" "$work" 101 | tr '\n' ' '; echo)
+echo
+echo "the six commits of one activation, median of 101 (ms): synchronous FULL (ours), NORMAL (the peer)"
+printf '%-10s %10s %10s\n' "FULL" "NORMAL" "cost"
+printf '%-10s %10s %10s\n' "$full" "$normal" "$(awk -v a="$full" -v b="$normal" 'BEGIN { printf "%.3f", a - b }')"
+summary "durability: 6 commits FULL, ms" "$full" "NORMAL $normal" "$(ratio "$full" "$normal")" "report"
+
 # --- one whole activation, server side, split ---------------------------------
 sandbox interactive
 sed -i "s|^sysroot = .*|sysroot = $sr|" "$work/conf"
