@@ -53,6 +53,7 @@ struct script {
 };
 
 static bool wait_helper_gone(void);
+static pid_t helper_pid(void);
 
 static char sandbox[PATH_MAX], svcdir[PATH_MAX], conf[PATH_MAX], dbpath[PATH_MAX];
 static char builddir[PATH_MAX];
@@ -1280,11 +1281,13 @@ static void test_broken_setup_fails_closed_for_trigger(void **state)
 
 /* --- the helper misbehaving --------------------------------------------------- */
 
-static bool helper_running(void)
+/* The pid of a helper of this sandbox that is running, or 0. */
+static pid_t helper_pid(void)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	bool found = false;
+	pid_t pid = 0;
 
 	while (d && (e = readdir(d)) && !found) {
 		char path[300], buf[4096] = "";
@@ -1301,10 +1304,17 @@ static bool helper_running(void)
 			if (!buf[i])
 				buf[i] = ' ';
 		found = n > 0 && strstr(buf, "activate-helper") && strstr(buf, sandbox);
+		if (found)
+			pid = (pid_t)atoi(e->d_name);
 	}
 	if (d)
 		closedir(d);
-	return found;
+	return pid;
+}
+
+static bool helper_running(void)
+{
+	return helper_pid() > 0;
 }
 
 static bool wait_helper_gone(void)
@@ -1755,6 +1765,37 @@ static void test_abandoned_dialogue_frees_the_person(void **state)
 	child_rc(pid);
 }
 
+/*
+ * The caller's signals cannot cut a commit: the helper is in a session of
+ * its own (sshd's kill(0, SIGTERM) does not reach it), and a SIGTERM sent
+ * to it while it commits ends it only once the person is active.
+ */
+static void test_sigterm_mid_commit_waits_for_consistent_point(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	pid_t child, helper;
+
+	(void)state;
+	set_fault("pause:after-files");
+	child = fork_dialogue("activate-faults", &s, NULL);
+	wait_paused();
+	helper = helper_pid();
+	assert_true(helper > 0);
+	assert_int_equal(getsid(helper), helper);	/* its own session, not the caller's */
+	assert_int_not_equal(getpgid(helper), getpgid(child));
+	assert_int_equal(kill(helper, SIGTERM), 0);
+	assert_int_equal(kill(helper, SIGHUP), 0);
+	usleep(200000);
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 1);	/* still there, waiting */
+	set_fault(NULL);
+	assert_int_equal(child_rc(child), PAM_AUTH_ERR);	/* it ended before it could say so */
+	assert_true(wait_helper_gone());
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);
+	assert_true(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") > 0);
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
+	expect_pwck_clean();
+}
+
 /* Smaller: "activated, log in as" with no name is a denial, never a success. */
 static void test_bare_login_result_denied(void **state)
 {
@@ -1924,6 +1965,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_abandoned_dialogue_frees_the_person, reset),
 		cmocka_unit_test_setup(test_bare_login_result_denied, reset),
 		cmocka_unit_test_setup(test_helper_fds_with_stdio_closed, reset),
+		cmocka_unit_test_setup(test_sigterm_mid_commit_waits_for_consistent_point, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
