@@ -17,6 +17,7 @@
  * chosen (probing NSS id by id from UID_MIN is quadratic in the number of
  * accounts).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -729,18 +730,61 @@ static int commit_all(struct files *fs, char *err, size_t errlen)
 	return r;
 }
 
+static bool pid_gone(long pid)
+{
+	return pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
 /*
- * shadow-utils' per-file lock as commonio makes it: NAME.PID holding our
- * pid, hard-linked to NAME.lock, so that it is taken atomically or not at
- * all; a lock whose process is gone (killed) is stale and removed.
+ * The lock file, holding our pid, linked in as NAME.lock: atomically or
+ * not at all. Made nameless (O_TMPFILE) where the filesystem can, so that
+ * a kill leaves nothing behind; else as commonio makes it, NAME.PID linked
+ * to NAME.lock, and a NAME.PID of a process that is gone is removed.
  */
+static int link_lock(int etc, const char *lock, const char *text, size_t len)
+{
+	int fd = openat(etc, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600), r;
+
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP : -errno;
+	r = write_all(fd, text, len);
+	if (r == 0 && linkat(fd, "", etc, lock, AT_EMPTY_PATH) != 0)
+		r = errno == ENOENT || errno == EPERM ? -EOPNOTSUPP : -errno;	/* AT_EMPTY_PATH needs privilege */
+	close(fd);
+	return r;
+}
+
+static void remove_dead_pid_files(int etc, const char *name)
+{
+	int fd = dup(etc);
+	size_t n = strlen(name);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, name, n) == 0 && e->d_name[n] == '.' && text_is_digits(e->d_name + n + 1) &&
+		    strlen(e->d_name + n + 1) < 12 && pid_gone(strtol(e->d_name + n + 1, NULL, 10)))
+			unlinkat(etc, e->d_name, 0);
+	closedir(d);
+}
+
 static int lock_one(int etc, const char *name, pid_t pid)
 {
 	char tmp[64], lock[64], text[32];
-	int fd, r = 0, len = snprintf(text, sizeof(text), "%d", (int)pid);
+	int fd, r, len = snprintf(text, sizeof(text), "%d", (int)pid);
 
-	snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)pid);
 	snprintf(lock, sizeof(lock), "%s.lock", name);
+	r = link_lock(etc, lock, text, (size_t)len);
+	if (r != -EOPNOTSUPP)
+		return r;
+	remove_dead_pid_files(etc, name);
+	snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)pid);
 	unlinkat(etc, tmp, 0);
 	fd = openat(etc, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -769,7 +813,7 @@ static bool stale(int etc, const char *name)
 	close(fd);
 	text[n > 0 ? n : 0] = '\0';
 	pid = strtol(text, NULL, 10);
-	return pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+	return pid_gone(pid);
 }
 
 static void unlock_names(int etc, int upto)
@@ -1253,6 +1297,8 @@ static int plan_rename(const struct config *cfg, struct files *fs, struct rename
 		snprintf(err, errlen, "%s is already a group in the account files", rn->to);
 		return -EEXIST;
 	}
+	/* resuming after group was renamed: gshadow's entry is the user's group all the same */
+	rn->group_renamed = rn->resume && entry_id(&fs->f[F_GROUP], rn->to, 2) == rn->gid;
 	snprintf(rn->old_home, sizeof(rn->old_home), "%s/%s", base, rn->from);
 	snprintf(rn->new_home, sizeof(rn->new_home), "%s/%s", base, rn->to);
 	rn->moves_home = acline_is(f[5], rn->old_home) || acline_is(f[5], rn->new_home);

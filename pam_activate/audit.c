@@ -58,18 +58,37 @@ static void log_line(int priority, const struct store_audit *ev)
 	       or_dash(ev->rhost), or_dash(ev->tty));
 }
 
-static int append(struct store *st, const struct store_audit *ev)
+int audit_append(struct store *st, const struct store_audit *ev)
 {
 	unsigned char prev[32], hash[32];
+	struct store_audit e = *ev;
 	int empty, r;
 
-	r = store_begin(st);
-	if (r == 0)
-		r = store_audit_last_hash(st, prev, &empty);
+	if (!e.at)
+		e.at = (int64_t)time(NULL);
+	r = store_audit_last_hash(st, prev, &empty);
 	if (r == 0) {
-		audit_chain_hash(prev, ev, hash);
-		r = store_audit_insert(st, ev, hash);
+		audit_chain_hash(prev, &e, hash);
+		r = store_audit_insert(st, &e, hash);
 	}
+	return r;
+}
+
+void audit_log(int priority, const struct store_audit *ev)
+{
+	struct store_audit e = *ev;
+
+	if (!e.at)
+		e.at = (int64_t)time(NULL);
+	log_line(priority, &e);
+}
+
+static int append(struct store *st, const struct store_audit *ev)
+{
+	int r = store_begin(st);
+
+	if (r == 0)
+		r = audit_append(st, ev);
 	if (r == 0)
 		r = store_commit(st);
 	if (r)

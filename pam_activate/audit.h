@@ -16,6 +16,15 @@
  */
 int audit_record(struct store *st, int priority, const struct store_audit *ev);
 
+/*
+ * The same in two halves, for an event that must be recorded exactly when
+ * a change is: the row inside the caller's transaction (with the change it
+ * records, so a kill cannot keep one without the other), and the syslog
+ * line after the caller's commit.
+ */
+int audit_append(struct store *st, const struct store_audit *ev);
+void audit_log(int priority, const struct store_audit *ev);
+
 /* The chain hash of a row, given the hash of the row before it. */
 void audit_chain_hash(const unsigned char prev[32], const struct store_audit *ev,
 		      unsigned char out[32]);

@@ -392,17 +392,34 @@ static int record_intent(const struct account *a, void *ctx)
 	return 0;
 }
 
-/* active, the PIN spent: only while this is still the person's intent and PIN, unspent. */
+static struct store_audit event_of(const struct dialogue *d, const char *event, const struct person *p,
+				   const char *result)
+{
+	return (struct store_audit){
+		.event = event, .person = p->rowid, .username = p->username, .service = d->service,
+		.rhost = d->rhost, .tty = d->tty, .result = result,
+	};
+}
+
+/*
+ * active, the PIN spent: only while this is still the person's intent and
+ * PIN, unspent; the audit row in the same transaction.
+ */
 static int activate(struct dialogue *d, const struct person *p)
 {
+	struct store_audit ev = event_of(d, "activated", p, "ok");
 	int r = store_begin(d->st);
 
 	if (r == 0)
 		r = store_person_activate(d->st, p);
 	if (r == 0)
+		r = audit_append(d->st, &ev);
+	if (r == 0)
 		r = store_commit(d->st);
 	if (r)
 		store_rollback(d->st);
+	else
+		audit_log(LOG_NOTICE, &ev);
 	return r;
 }
 
@@ -461,7 +478,6 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 		r = commit(d, p, &a, &ld, err, sizeof(err));
 	if (r)
 		return failed(d, p, err);
-	audit(d, LOG_NOTICE, "activated", p, "ok");
 	hook_invalidate_caches(d->cfg);
 	r = hook_run(d->cfg, p->username, a.uid, a.home, p->id_number, HOOK_TIMEOUT_S);
 	if (r)
@@ -469,16 +485,22 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	return DIALOGUE_ACTIVATED;
 }
 
+/* The PIN spent for a new password (or given back), and the audit row of it, in one transaction. */
 static int spend_pin(struct dialogue *d, struct person *p, bool spent)
 {
+	struct store_audit ev = event_of(d, "password", p, spent ? "new password" : "failed; the PIN is given back");
 	int r = store_begin(d->st);
 
 	if (r == 0)
 		r = store_person_spend_pin(d->st, p, spent);
 	if (r == 0)
+		r = audit_append(d->st, &ev);
+	if (r == 0)
 		r = store_commit(d->st);
 	if (r)
 		store_rollback(d->st);
+	else
+		audit_log(spent ? LOG_NOTICE : LOG_ERR, &ev);
 	return r;
 }
 
@@ -522,7 +544,6 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	release_signals(&old);
 	if (r)
 		return password_failed(d, p, err);
-	audit(d, LOG_NOTICE, "password", p, "new password");
 	hook_invalidate_caches(d->cfg);
 	return DIALOGUE_ACTIVATED;
 }

@@ -11,8 +11,10 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "accounts.h"
+#include "audit.h"
 #include "ctl.h"
 #include "hook.h"
 #include "text.h"
@@ -127,21 +129,36 @@ int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 /* One change of the row, deciding on it as it is inside the transaction. */
 typedef int row_fn(struct store *st, struct person *p, const void *arg);
 
-static int change_row(struct ctl *c, struct person *p, row_fn *fn, const void *arg)
+/* ... and, with event, the audit row of it in the same transaction: recorded exactly when it happened. */
+static int change_row_as(struct ctl *c, struct person *p, row_fn *fn, const void *arg, const char *event,
+			 const char *result)
 {
+	struct store_audit ev = {
+		.event = event, .person = p->rowid, .username = p->username[0] ? p->username : NULL,
+		.service = "activatectl", .result = result,
+	};
 	int r = store_begin(c->st);
 
 	if (r == 0)
 		r = store_person_by_id_number(c->st, p->id_number, p);
 	if (r == 0)
 		r = fn(c->st, p, arg);
+	if (r == 0 && event)
+		r = audit_append(c->st, &ev);
 	if (r == 0)
 		r = store_commit(c->st);
 	if (r)
 		store_rollback(c->st);
 	else
 		p->version++;
+	if (r == 0 && event)
+		audit_log(LOG_NOTICE, &ev);
 	return r;
+}
+
+static int change_row(struct ctl *c, struct person *p, row_fn *fn, const void *arg)
+{
+	return change_row_as(c, p, fn, arg, NULL, NULL);
 }
 
 static int set_state(struct store *st, struct person *p, const void *arg)
@@ -213,7 +230,8 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 		close(lock);
 		return CTL_FAIL;
 	}
-	if (!was && change_row(c, &p, set_state, &state) != 0) {
+	if (!was && change_row_as(c, &p, set_state, &state, "revoke", account ? "revoked; account locked"
+				  : "revoked") != 0) {
 		ctl_error(account ? "%s: the account is locked, but the database failed (%s): run revoke again"
 			  : "%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
 		close(lock);
@@ -224,7 +242,6 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 		printf("%s: already revoked%s\n", p.id_number, account ? "; the account is locked" : "");
 		return CTL_OK;
 	}
-	ctl_audit(c, "revoke", &p, account ? "revoked; account locked" : "revoked");
 	printf("%s: revoked%s\n", p.id_number, account ? "; the account is locked and expired" : "");
 	return CTL_OK;
 }
@@ -251,7 +268,7 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	was = p.state == PERSON_REVOKED;
 	state = was ? restored_state(c, &p) : p.state;
-	if (was && change_row(c, &p, set_state, &state) != 0) {
+	if (was && change_row_as(c, &p, set_state, &state, "restore", person_state_name(state)) != 0) {
 		ctl_error("%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
 		close(lock);
 		return CTL_FAIL;
@@ -263,11 +280,14 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	close(lock);
-	if (!was && !changed) {
+	if (!was && !changed && p.revoked_from < 0) {
 		ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
 		return CTL_FAIL;
 	}
-	ctl_audit(c, "restore", &p, account ? "account unlocked" : person_state_name(state));
+	if (!was && !changed) {
+		printf("%s: restored already (%s)\n", p.id_number, person_state_name(p.state));
+		return CTL_OK;
+	}
 	printf("%s: %s\n", p.id_number, state == PERSON_PENDING ? "pending again"
 	       : state == PERSON_ACTIVE ? "active again; the account is unlocked"
 	       : "the account is unlocked; the next activation finishes it");
@@ -313,7 +333,7 @@ static int rename_target(struct ctl *c, struct person *p, const char *to, bool *
  */
 static int do_rename(struct ctl *c, struct person *p, const char *to)
 {
-	char err[512] = "";
+	char err[512] = "", result[2 * PERSON_USERNAME_MAX + 8];
 	bool resume, files;
 	int r;
 
@@ -330,7 +350,8 @@ static int do_rename(struct ctl *c, struct person *p, const char *to)
 	}
 	if (err[0])
 		fprintf(stderr, "activatectl: %s\n", err);
-	if (change_row(c, p, set_username, to) != 0) {
+	snprintf(result, sizeof(result), "%s -> %s", p->username, to);
+	if (change_row_as(c, p, set_username, to, "rename", result) != 0) {
 		ctl_error("%s: the account files are renamed, but the database failed (%s): run the same rename again",
 			  p->id_number, store_errmsg(c->st));
 		return -1;
@@ -342,7 +363,7 @@ static int do_rename(struct ctl *c, struct person *p, const char *to)
 
 int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 {
-	char result[2 * PERSON_USERNAME_MAX + 8], from[PERSON_USERNAME_MAX];
+	char from[PERSON_USERNAME_MAX];
 	struct person p;
 	int lock, r;
 
@@ -368,8 +389,6 @@ int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 	close(lock);
 	if (r)
 		return CTL_FAIL;
-	snprintf(result, sizeof(result), "%s -> %s", from, argv[2]);
-	ctl_audit(c, "rename", &p, result);
-	printf("%s: renamed %s\n", p.id_number, result);
+	printf("%s: renamed %s -> %s\n", p.id_number, from, argv[2]);
 	return CTL_OK;
 }
