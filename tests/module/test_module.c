@@ -54,6 +54,10 @@ struct script {
 
 static bool wait_helper_gone(void);
 static pid_t helper_pid(void);
+static void set_fault(const char *text);
+static void wait_paused(void);
+static pid_t fork_dialogue(const char *service, struct script *s, int *rc_out);
+static int child_rc(pid_t pid);
 
 static char sandbox[PATH_MAX], svcdir[PATH_MAX], conf[PATH_MAX], dbpath[PATH_MAX];
 static char builddir[PATH_MAX];
@@ -1238,6 +1242,86 @@ static void test_8_at_once_same_person(void **state)
 	expect_pwck_clean();
 }
 
+/*
+ * Race: a nightly import (2 000 new people with PINs to hash, and new
+ * programmes for the crowd) while 20 of the crowd activate. Every
+ * activation keeps its username and state, and every roster change lands.
+ */
+static void test_import_while_20_activate(void **state)
+{
+	char path[PATH_MAX * 2], cmd[PATH_MAX * 4];
+	FILE *f;
+	pid_t import;
+
+	(void)state;
+	write_conf("max_concurrent_hashes = 2\n");
+	snprintf(path, sizeof(path), "%s/root/nightly.csv", sandbox);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("id_number,student_number,given_name,family_name,kind,programme,fee_paid_on,pin\n", f);
+	for (int i = 1; i <= 20; i++)
+		fprintf(f, "%d,%d,Crowd,Member%c%c,student,Physics,2026-08-14,\n", 2000 + i, 6000 + i, 'a' + i / 26,
+			'a' + i % 26);
+	for (int i = 1; i <= 2000; i++)
+		fprintf(f, "%d,%d,New,Person,student,Maths,2026-08-14,7%07d\n", 30000 + i, 40000 + i, i);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s import --jobs 1 %s >/dev/null", builddir, conf, path);
+	import = fork();
+	if (import == 0)
+		_exit(shell(cmd) == 0 ? 0 : 1);
+	run_crowd(20, false);
+	assert_true(child_ok(import));
+	assert_int_equal(sql_int("SELECT count(*) FROM person WHERE id_number BETWEEN '2001' AND '2020' AND "
+				 "state = 2 AND username IS NOT NULL AND programme = 'Physics'"), 20);
+	assert_int_equal(sql_int("SELECT count(*) FROM person WHERE id_number >= '30001'"), 2000);
+	assert_int_equal(count_lines_with("etc/passwd", ":Crowd Member"), 20);
+	expect_pwck_clean();
+}
+
+/* An activatectl command in the background, started while a dialogue is paused mid-commit. */
+static pid_t ctl_in_background(const char *args)
+{
+	char cmd[PATH_MAX * 3];
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s %s >/dev/null 2>&1", builddir, conf, args);
+	pid = fork();
+	if (pid == 0)
+		_exit(shell(cmd) == 0 ? 0 : 1);
+	return pid;
+}
+
+/* Race: rename and revoke wait for the activation holding the person, then act on the finished account. */
+static void test_rename_and_revoke_mid_activation(void **state)
+{
+	static const char *const commands[] = { "rename 1001 olanord2", "revoke 1001" };
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+		pid_t dialogue, admin;
+
+		reset(NULL);
+		set_fault("pause:after-files");
+		dialogue = fork_dialogue("activate-faults", &s, NULL);
+		wait_paused();
+		admin = ctl_in_background(commands[i]);
+		usleep(300000);	/* it is waiting for the person's lock now */
+		set_fault(NULL);
+		assert_int_equal(child_rc(dialogue), PAM_AUTH_ERR);
+		assert_true(child_ok(admin));
+		expect_pwck_clean();
+		if (i == 0) {
+			assert_int_equal(count_lines_with("etc/passwd", "\nolanord2:x:70000:70000:"), 1);
+			assert_int_equal(count_lines_with("etc/passwd", "olanordm"), 0);
+			assert_int_equal(sql_int("SELECT state FROM person WHERE username = 'olanord2'"), 2);
+		} else {
+			expect_file_has("etc/shadow", "\nolanordm:!$");
+			assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 3);
+		}
+	}
+}
+
 /* --- ordinary users --------------------------------------------------------- */
 
 static void test_ordinary_user_passes_through(void **state)
@@ -1966,6 +2050,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_bare_login_result_denied, reset),
 		cmocka_unit_test_setup(test_helper_fds_with_stdio_closed, reset),
 		cmocka_unit_test_setup(test_sigterm_mid_commit_waits_for_consistent_point, reset),
+		cmocka_unit_test_setup(test_import_while_20_activate, reset),
+		cmocka_unit_test_setup(test_rename_and_revoke_mid_activation, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
