@@ -313,6 +313,7 @@ struct id_window {
 	unsigned long lo, hi, base, width;
 	bool down;
 	unsigned char *bits;
+	const struct account *a;	/* its id_held: ids other intents hold */
 };
 
 static void mark_ids(struct id_window *w, const unsigned long *ids, size_t n)
@@ -333,6 +334,8 @@ static bool id_free(const struct id_window *w, unsigned long k, unsigned long *i
 	if (w->bits[k / 8] & (1u << (k % 8)))
 		return false;
 	*id = w->down ? w->hi - (w->base + k) : w->lo + w->base + k;
+	if (w->a->id_held && w->a->id_held(*id, w->a->intent_ctx))
+		return false;	/* an interrupted activation's intent: its files may not be written yet */
 	return !getpwuid((uid_t)*id) && !getgrgid((gid_t)*id);
 }
 
@@ -355,9 +358,9 @@ static int scan_windows(struct id_window *w, const unsigned long *uids, size_t n
 }
 
 /* An id in [lo, hi] free in both files and unknown to NSS, used as uid and gid; from the top if down. */
-static int choose_id(struct files *fs, unsigned long lo, unsigned long hi, bool down, uid_t *uid, gid_t *gid)
+static int choose_id(struct files *fs, unsigned long lo, unsigned long hi, struct account *a)
 {
-	struct id_window w = { .lo = lo, .hi = hi, .down = down };
+	struct id_window w = { .lo = lo, .hi = hi, .down = a->system, .a = a };
 	unsigned long *uids = NULL, *gids = NULL, id;
 	size_t nu, ng;
 	int r = collect_ids(fs->f[F_PASSWD].data, &uids, &nu);
@@ -371,8 +374,8 @@ static int choose_id(struct files *fs, unsigned long lo, unsigned long hi, bool 
 	if (r == 0)
 		r = scan_windows(&w, uids, nu, gids, ng, &id);
 	if (r == 0) {
-		*uid = (uid_t)id;
-		*gid = (gid_t)id;
+		a->uid = (uid_t)id;
+		a->gid = (gid_t)id;
 	}
 	free(w.bits);
 	free(uids);
@@ -380,14 +383,15 @@ static int choose_id(struct files *fs, unsigned long lo, unsigned long hi, bool 
 	return r;
 }
 
-static int choose_user_id(struct files *fs, const struct logindefs *ld, bool system, uid_t *uid, gid_t *gid)
+static int choose_user_id(struct files *fs, const struct logindefs *ld, struct account *a)
 {
+	bool system = a->system;
 	unsigned long lo = system ? ld->sys_uid_min : ld->uid_min, hi = system ? ld->sys_uid_max : ld->uid_max;
 	unsigned long glo = system ? ld->sys_gid_min : ld->gid_min, ghi = system ? ld->sys_gid_max : ld->gid_max;
 
 	lo = lo > glo ? lo : glo;
 	hi = hi < ghi ? hi : ghi;
-	return lo > hi ? -ERANGE : choose_id(fs, lo, hi, system, uid, gid);
+	return lo > hi ? -ERANGE : choose_id(fs, lo, hi, a);
 }
 
 /* Add user to the member list (the fourth field) of group in f, unless it is there. */
@@ -524,7 +528,7 @@ static bool intent_ids_taken(const struct files *fs, const struct account *a)
 {
 	return !any_entry(fs, a->name) &&
 	       (id_used_by_other(&fs->f[F_PASSWD], a->name, a->uid) || id_used_by_other(&fs->f[F_GROUP], a->name, a->gid) ||
-		getpwuid(a->uid) || getgrgid(a->gid));
+		(a->id_held && a->id_held(a->uid, a->intent_ctx)) || getpwuid(a->uid) || getgrgid(a->gid));
 }
 
 /*
@@ -542,7 +546,7 @@ static int plan_ids(const struct logindefs *ld, struct files *fs, struct account
 		snprintf(err, errlen, "%s is in the account files but this activation did not put it there", a->name);
 		return -EEXIST;
 	}
-	r = choose_user_id(fs, ld, a->system, &a->uid, &a->gid);
+	r = choose_user_id(fs, ld, a);
 	if (r) {
 		snprintf(err, errlen, "no free id between UID_MIN/GID_MIN and UID_MAX/GID_MAX");
 		return r;

@@ -28,6 +28,8 @@ struct account {
 	 * changes: it makes the intent durable (nonzero: nothing is written).
 	 */
 	int (*record_intent)(const struct account *a, void *ctx);
+	/* Whether another person's intent holds id (may be NULL): such an id is not free. */
+	bool (*id_held)(unsigned long id, void *ctx);
 	void *intent_ctx;
 };
 

@@ -36,6 +36,7 @@
 #include "logindefs.h"
 #include "password.h"
 #include "provision.h"
+#include "rename.h"
 #include "secret.h"
 #include "text.h"
 #include "username.h"
@@ -401,6 +402,17 @@ static struct store_audit event_of(const struct dialogue *d, const char *event, 
 	};
 }
 
+/* An id another person's intent holds is not free, even before their files have it (fail closed). */
+static bool id_held(unsigned long id, void *ctx)
+{
+	struct dialogue *d = ((void **)ctx)[0];
+	struct person *p = ((void **)ctx)[1];
+	bool held = true;
+
+	store_person_id_held(d->st, (int64_t)id, p->rowid, &held);
+	return held;
+}
+
 /*
  * active, the PIN spent: only while this is still the person's intent and
  * PIN, unspent; the audit row in the same transaction.
@@ -458,7 +470,8 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	char gecos[2 * PERSON_NAME_MAX + 2], err[512] = "";
 	void *ctx[2] = { d, p };
 	struct account a = {
-		.name = p->username, .gecos = gecos, .hash = s->hash, .record_intent = record_intent, .intent_ctx = ctx,
+		.name = p->username, .gecos = gecos, .hash = s->hash, .record_intent = record_intent, .id_held = id_held,
+		.intent_ctx = ctx,
 		.ids_known = p->uid >= 0 && p->gid >= 0, .uid = (uid_t)p->uid, .gid = (gid_t)p->gid,
 	};
 	struct logindefs ld;
@@ -577,6 +590,21 @@ static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct 
 	return create(d, p, s);
 }
 
+/* A rename of this person that was cut short is finished first (the files may carry either name). */
+static int finish_rename(struct dialogue *d, struct person *p)
+{
+	struct store_audit ev = { .event = "rename", .service = d->service, .rhost = d->rhost, .tty = d->tty };
+	char err[512];
+	int r;
+
+	if (!p->rename_to[0])
+		return 0;
+	r = rename_finish(d->cfg, d->st, p, true, &ev, err, sizeof(err));
+	if (r)
+		audit(d, LOG_ERR, "rename", p, err);
+	return r;
+}
+
 enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 {
 	struct secrets *s;
@@ -594,7 +622,7 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 	if (lock < 0)
 		return failed(d, p, "run_dir: cannot lock");
 	/* decided before the lock: another dialogue may have finished with this PIN meanwhile */
-	if (reread(d, p) != 0 || p->rename_to[0] || (p->state == PERSON_ACTIVE && p->pin_spent) ||
+	if (reread(d, p) != 0 || finish_rename(d, p) != 0 || (p->state == PERSON_ACTIVE && p->pin_spent) ||
 	    p->state == PERSON_REVOKED) {
 		close(lock);
 		conv_error(d->conv, _("An activation of your account is already in progress."));

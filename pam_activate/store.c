@@ -27,7 +27,7 @@ enum stmt_id {
 	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_SET_USERNAME, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
-	ST_INTENT, ST_SET_RENAME_TO,
+	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD,
 	ST_COUNT
 };
 
@@ -55,7 +55,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SET_STATE] = "UPDATE person SET state = ?2, updated = ?3, version = version + 1, "
 		"revoked_from = CASE WHEN ?2 = 3 AND state <> 3 THEN state ELSE revoked_from END "
 		"WHERE rowid = ?1 AND version = ?4",
+	/* the intent's home follows the name when it is .../OLD */
 	[ST_SET_USERNAME] = "UPDATE person SET username = ?2, rename_to = NULL, updated = ?3, "
+		"home = CASE WHEN username IS NOT NULL AND substr(home, -length(username) - 1) = '/' || username "
+		"THEN substr(home, 1, length(home) - length(username)) || ?2 ELSE home END, "
 		"version = version + 1 WHERE rowid = ?1 AND version = ?4",
 	[ST_ALL] = "SELECT " PERSON_COLUMNS " FROM person ORDER BY id_number",
 	[ST_BY_STATE] = "SELECT " PERSON_COLUMNS " FROM person WHERE state = ?1 ORDER BY id_number",
@@ -82,6 +85,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE rowid = ?1 AND state = 2 AND pin_hash = ?3 AND pin_spent = ?5",
 	[ST_INTENT] = "UPDATE person SET uid = ?3, gid = ?4, home = ?5, updated = ?6, version = version + 1 "
 		"WHERE rowid = ?1 AND state = 1 AND username = ?2",
+	[ST_UID_HELD] = "SELECT count(*) FROM person WHERE (uid = ?1 OR gid = ?1) AND rowid <> ?2",
 	[ST_SET_RENAME_TO] = "UPDATE person SET rename_to = ?2, updated = ?3, version = version + 1 "
 		"WHERE rowid = ?1 AND version = ?4",
 };
@@ -137,6 +141,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE person ADD COLUMN home TEXT;"
 	"ALTER TABLE person ADD COLUMN rename_to TEXT;"
 	"ALTER TABLE person ADD COLUMN revoked_from INTEGER;"
+	"CREATE INDEX person_uid ON person (uid);"
+	"CREATE INDEX person_gid ON person (gid);"
 	"UPDATE person SET gid = uid WHERE uid IS NOT NULL;",
 };
 
@@ -815,6 +821,20 @@ int store_person_record_intent(struct store *st, const struct person *p, int64_t
 	sqlite3_bind_text(s, 5, home, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 6, time(NULL));
 	return swapped(st, step_done(s));
+}
+
+int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
+{
+	sqlite3_stmt *s = st->stmt[ST_UID_HELD];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, self);
+	rc = sqlite3_step(s);
+	*held = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
 int store_person_activate(struct store *st, const struct person *p)

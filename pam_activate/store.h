@@ -94,6 +94,9 @@ int store_person_reserve(struct store *st, const struct person *p);
 int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
 			       const char *home);
 
+/* Whether a person other than self holds id as uid or gid (an intent, or an account). */
+int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held);
+
 /*
  * An active person's PIN marked spent (or, after a failure, given back):
  * only while it is still the PIN p holds and still unspent (given back:

@@ -15,6 +15,7 @@
 
 #include "accounts.h"
 #include "audit.h"
+#include "rename.h"
 #include "ctl.h"
 #include "hook.h"
 #include "text.h"
@@ -126,6 +127,8 @@ int ctl_cmd_set(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+static int finish_pending_rename(struct ctl *c, struct person *p);
+
 /* One change of the row, deciding on it as it is inside the transaction. */
 typedef int row_fn(struct store *st, struct person *p, const void *arg);
 
@@ -182,11 +185,6 @@ static int set_rename_to(struct store *st, struct person *p, const void *arg)
 	return r;
 }
 
-static int set_username(struct store *st, struct person *p, const void *arg)
-{
-	return store_person_set_username(st, p, arg);
-}
-
 /*
  * Lock or unlock the account, if there is one (a person mid-activation may
  * have a half-made one). Idempotent: a second revoke or restore changes
@@ -225,6 +223,10 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 		return ctl_usage("revoke");
 	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
 		return CTL_FAIL;
+	if (finish_pending_rename(c, &p) != 0) {
+		close(lock);
+		return CTL_FAIL;
+	}
 	was = p.state == PERSON_REVOKED;
 	if (lock_account(c, &p, true, &account, &changed) != 0) {
 		close(lock);
@@ -266,6 +268,10 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 		return ctl_usage("restore");
 	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
 		return CTL_FAIL;
+	if (finish_pending_rename(c, &p) != 0) {
+		close(lock);
+		return CTL_FAIL;
+	}
 	was = p.state == PERSON_REVOKED;
 	state = was ? restored_state(c, &p) : p.state;
 	if (was && change_row_as(c, &p, set_state, &state, "restore", person_state_name(state)) != 0) {
@@ -331,16 +337,17 @@ static int rename_target(struct ctl *c, struct person *p, const char *to, bool *
  * The rename is recorded first (rename_to), then the account files and the
  * home, then the username: cut anywhere, the same command finishes it.
  */
+static const struct store_audit ctl_event = { .event = "rename", .service = "activatectl" };
+
 static int do_rename(struct ctl *c, struct person *p, const char *to)
 {
-	char err[512] = "", result[2 * PERSON_USERNAME_MAX + 8];
-	bool resume, files;
+	char err[512] = "";
+	bool resume;
 	int r;
 
 	if (rename_target(c, p, to, &resume) != 0)
 		return -1;
-	files = p->uid >= 0 || accounts_name_taken(&c->cfg, p->username) || resume;
-	r = files ? accounts_rename(&c->cfg, p->username, to, resume, err, sizeof(err)) : 0;
+	r = rename_finish(&c->cfg, c->st, p, resume, &ctl_event, err, sizeof(err));
 	if (r && !resume && (r == -EEXIST || r == -ENOENT || r == -EINVAL))
 		change_row(c, p, set_rename_to, NULL);	/* refused before any file changed */
 	if (r) {
@@ -350,14 +357,21 @@ static int do_rename(struct ctl *c, struct person *p, const char *to)
 	}
 	if (err[0])
 		fprintf(stderr, "activatectl: %s\n", err);
-	snprintf(result, sizeof(result), "%s -> %s", p->username, to);
-	if (change_row_as(c, p, set_username, to, "rename", result) != 0) {
-		ctl_error("%s: the account files are renamed, but the database failed (%s): run the same rename again",
-			  p->id_number, store_errmsg(c->st));
+	return 0;
+}
+
+/* A rename cut short is finished before anything else is done to the person. */
+static int finish_pending_rename(struct ctl *c, struct person *p)
+{
+	char err[512] = "";
+
+	if (!p->rename_to[0])
+		return 0;
+	if (rename_finish(&c->cfg, c->st, p, true, &ctl_event, err, sizeof(err)) != 0) {
+		ctl_error("%s: a rename to %s is under way and cannot be finished: %s", p->id_number, p->rename_to, err);
 		return -1;
 	}
-	if (files)
-		hook_invalidate_caches(&c->cfg);
+	printf("%s: finished the rename to %s first\n", p->id_number, p->username);
 	return 0;
 }
 

@@ -1322,6 +1322,85 @@ static void test_rename_and_revoke_mid_activation(void **state)
 	}
 }
 
+/*
+ * Finding 2: the disk fills in the middle of the commit (group and
+ * gshadow written, passwd+ cannot be), which used to wedge the person for
+ * good ("group exists without a user"). With space again, the next
+ * attempt finishes the account.
+ */
+static void test_disk_full_mid_commit_then_retried(void **state)
+{
+	char root[PATH_MAX + 8];
+	pid_t pid;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/root", sandbox);
+	pid = fork();
+	if (pid == 0) {
+		struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+		struct script again = ACTIVATE("1001", "5001", "11111111", "1", "x");
+		char path[PATH_MAX * 2], *passwd = NULL, block[4096];
+		size_t len = 0;
+		FILE *m = open_memstream(&passwd, &len);
+		int fd, rc;
+
+		if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("tmpfs", root, "tmpfs", 0, "size=512k") != 0)
+			_exit(10);
+		fill_sysroot();
+		fputs("root:x:0:0:root:/root:/bin/bash\nactivate:x:999:999:Account activation:/:/usr/sbin/nologin\n", m);
+		for (int i = 0; i < 2000; i++)	/* passwd+ needs about 20 pages, group+ one */
+			fprintf(m, "sys%d:x:%d:%d::/:/usr/sbin/nologin\n", i, 1000 + i, 1000 + i);
+		fclose(m);
+		put("etc/passwd", passwd, 0644);
+		memset(block, 'f', sizeof(block));
+		snprintf(path, sizeof(path), "%s/filler", root);
+		fd = open(path, O_WRONLY | O_CREAT, 0600);
+		while (write(fd, block, sizeof(block)) > 0)
+			;
+		if (ftruncate(fd, lseek(fd, 0, SEEK_CUR) - 6 * 4096) != 0)	/* room for group+, gshadow+ and the locks */
+			_exit(15);
+		close(fd);
+		rc = try_authenticate("activate", "activate", &s);
+		if (rc != PAM_AUTHINFO_UNAVAIL || !strstr(s.log, "could not be created"))
+			_exit(11);
+		if (!strstr(slurp("etc/group"), "\nolanordm:x:70000:") || strstr(slurp("etc/passwd"), "olanordm"))
+			_exit(12);	/* the state that used to wedge: the group, no user */
+		unlink(path);
+		rc = try_authenticate("activate", "activate", &again);
+		_exit(rc != PAM_AUTH_ERR ? 13 : !strstr(again.log, "Your account is ready") ? 14
+		      : !strstr(slurp("etc/passwd"), "\nolanordm:x:70000:70000:") ? 15 : 0);
+	}
+	assert_int_equal(child_rc(pid), 0);
+	assert_true(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") > 0);
+}
+
+/*
+ * The model's finding: an activation killed right after recording its
+ * intent holds its uid although no file has it yet; another person's
+ * activation must not take that uid, and the retry gets it.
+ */
+static void test_intent_holds_its_ids(void **state)
+{
+	struct script killed = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	struct script other = ACTIVATE("1008", "5008", "88888888", "1", "x");
+	struct script retry = ACTIVATE("1001", "5001", "11111111", "1", "x");
+
+	(void)state;
+	set_fault("intent");
+	assert_int_equal(authenticate("activate-faults", "activate", NULL, &killed), PAM_AUTH_ERR);
+	set_fault(NULL);
+	assert_int_equal(sql_int("SELECT uid FROM person WHERE id_number = '1001'"), 70000);
+	assert_int_equal(count_lines_with("etc/passwd", ":70000:"), 0);
+	assert_int_equal(authenticate("activate", "activate", NULL, &other), PAM_AUTH_ERR);
+	expect_log(&other, "Your account is ready.");
+	assert_int_equal(sql_int("SELECT uid FROM person WHERE id_number = '1008'"), 70001);
+	assert_int_equal(authenticate("activate", "activate", NULL, &retry), PAM_AUTH_ERR);
+	expect_log(&retry, "Your account is ready.");
+	expect_file_has("etc/passwd", "\nolanordm:x:70000:70000:");
+	expect_pwck_clean();
+}
+
 /* --- ordinary users --------------------------------------------------------- */
 
 static void test_ordinary_user_passes_through(void **state)
@@ -2052,6 +2131,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_sigterm_mid_commit_waits_for_consistent_point, reset),
 		cmocka_unit_test_setup(test_import_while_20_activate, reset),
 		cmocka_unit_test_setup(test_rename_and_revoke_mid_activation, reset),
+		cmocka_unit_test_setup(test_disk_full_mid_commit_then_retried, reset),
+		cmocka_unit_test_setup(test_intent_holds_its_ids, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
