@@ -1025,10 +1025,13 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	return r;
 }
 
+static void read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f);
+
 /* What to change in a shadow entry. */
 struct shadow_edit {
 	enum { SHADOW_LOCK, SHADOW_UNLOCK, SHADOW_PASSWORD } what;
 	const char *hash;	/* SHADOW_PASSWORD */
+	const char *expire;	/* SHADOW_UNLOCK: the expiry to give back (NULL: none) */
 };
 
 /* revoke's mark: a '!' before the hash and expired on day 1. */
@@ -1038,61 +1041,50 @@ static bool revoked_mark(const struct acline_field *field)
 }
 
 /*
- * The edited line. Locked: one more '!' before the hash (an administrator's
- * own lock survives a revoke and restore) and expired on day 1, once (a
- * second revoke changes nothing); unlocked: that undone, if it is there;
- * a new password: the hash (behind the '!' of a lock, if there is one) and
- * today as the date of the last change. -ENODATA: nothing but '!' would be
- * left unlocked, so it stays locked.
+ * The edited line, field by field. Locked: one more '!' before the hash
+ * (an administrator's own lock survives a revoke and restore) and expired
+ * on day 1, once (a second revoke changes nothing); unlocked: that undone,
+ * if it is there, with the expiry given back; a new password: the hash
+ * (behind the '!' of a lock, if there is one) and today as the date of the
+ * last change. -ENODATA: nothing but '!' would be left unlocked, so it
+ * stays locked.
  */
 static int edit_line(struct acline_field line, const struct shadow_edit *e, struct acbuf *out, char *err, size_t errlen)
 {
-	struct acline_field field[9], hash;
+	struct acline_field field[9];
+	struct acbuf hash = { 0 };
 	char lastchg[24];
 	bool mark;
-	int r = 0;
+	int r;
 
 	if (acline_split(line.s, line.len, field, 9) != 9 || memchr(field[8].s, ':', field[8].len)) {
 		snprintf(err, errlen, "shadow: the entry is malformed");
 		return -EINVAL;
 	}
 	mark = revoked_mark(field);
-	hash = field[1];
-	if (e->what == SHADOW_UNLOCK && mark) {
-		hash.s++, hash.len--;
-		if (strspn(hash.s, "!") >= hash.len) {
-			snprintf(err, errlen, "no password behind the lock: it stays locked; issue a new PIN");
-			return -ENODATA;
-		}
+	if (e->what == SHADOW_UNLOCK && mark && strspn(field[1].s + 1, "!") >= field[1].len - 1) {
+		snprintf(err, errlen, "no password behind the lock: it stays locked; issue a new PIN");
+		return -ENODATA;
 	}
-	snprintf(lastchg, sizeof(lastchg), "%ld", (long)(time(NULL) / 86400));
-	r = acbuf_field(out, field[0]);
-	if (r == 0)
-		r = acbuf_puts(out, e->what == SHADOW_LOCK && !mark ? ":!" : ":");
+	r = acbuf_puts(&hash, (e->what == SHADOW_LOCK && !mark) ||
+		       (e->what == SHADOW_PASSWORD && field[1].len && field[1].s[0] == '!') ? "!" : "");
 	if (r == 0 && e->what == SHADOW_PASSWORD)
-		r = acbuf_puts(out, field[1].len && field[1].s[0] == '!' ? "!" : "");
+		r = acbuf_puts(&hash, e->hash);
+	else if (r == 0)	/* unlocking a marked line: the hash without revoke's '!' */
+		r = acbuf_put(&hash, field[1].s + (e->what == SHADOW_UNLOCK && mark), field[1].len - (e->what == SHADOW_UNLOCK && mark));
+	snprintf(lastchg, sizeof(lastchg), "%ld", (long)(time(NULL) / 86400));
+	field[1] = (struct acline_field){ hash.data, hash.len };
+	if (e->what == SHADOW_PASSWORD)
+		field[2] = (struct acline_field){ lastchg, strlen(lastchg) };
+	if (e->what == SHADOW_LOCK)
+		field[7] = (struct acline_field){ "1", 1 };
+	else if (e->what == SHADOW_UNLOCK && mark)
+		field[7] = (struct acline_field){ e->expire ? e->expire : "", e->expire ? strlen(e->expire) : 0 };
 	if (r == 0)
-		r = e->what == SHADOW_PASSWORD ? acbuf_puts(out, e->hash) : acbuf_field(out, hash);
+		r = acbuf_fields(out, field, 0, 8);
 	if (r == 0)
-		r = acbuf_puts(out, ":");
-	if (r == 0)
-		r = e->what == SHADOW_PASSWORD ? acbuf_puts(out, lastchg) : acbuf_field(out, field[2]);
-	if (r == 0)
-		r = acbuf_puts(out, ":");
-	if (r == 0)
-		r = acbuf_fields(out, field, 3, 6);
-	if (r == 0)
-		r = acbuf_puts(out, ":");
-	if (r == 0 && e->what == SHADOW_LOCK)
-		r = acbuf_puts(out, "1");
-	else if (r == 0 && !(e->what == SHADOW_UNLOCK && mark))
-		r = acbuf_field(out, field[7]);
-	if (r == 0)
-		r = acbuf_puts(out, ":");
-	if (r == 0)
-		r = acbuf_field(out, field[8]);
-	if (r == 0)
-		r = acbuf_puts(out, "\n");
+		r = acbuf_put(out, "\n", 1);
+	acbuf_free(&hash);
 	return r;
 }
 
@@ -1153,11 +1145,37 @@ int accounts_set_password(const struct config *cfg, const char *name, const char
 	return change_shadow(cfg, name, &e, err, errlen);
 }
 
-int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen)
+int accounts_set_locked(const struct config *cfg, const char *name, bool locked, const char *expire, char *err,
+			size_t errlen)
 {
-	struct shadow_edit e = { .what = locked ? SHADOW_LOCK : SHADOW_UNLOCK };
+	struct shadow_edit e = { .what = locked ? SHADOW_LOCK : SHADOW_UNLOCK, .expire = expire };
 
+	if (expire && (!field_ok(expire, false) || (expire[0] && !text_is_digits(expire)))) {
+		snprintf(err, errlen, "shadow: the expiry to give back is not a day number");
+		return -EINVAL;
+	}
 	return change_shadow(cfg, name, &e, err, errlen);
+}
+
+int accounts_shadow_expire(const struct config *cfg, const char *name, char *expire, size_t size, bool *revoked)
+{
+	struct acfile f = { 0 };
+	struct acline_field line, field[9];
+	int r;
+
+	read_sysroot_file(cfg, "shadow", &f);
+	r = current_line(&f, name, &line) ? 0 : -ENOENT;
+	if (r == 0 && acline_split(line.s, line.len, field, 9) != 9)
+		r = -EINVAL;
+	if (r == 0 && field[7].len >= size)
+		r = -E2BIG;
+	if (r == 0) {
+		memcpy(expire, field[7].s, field[7].len);
+		expire[field[7].len] = '\0';
+		*revoked = revoked_mark(field);
+	}
+	data_free(f.data, f.cap);
+	return r;
 }
 /*
  * Renaming: every line of a file rewritten into next, the lines the rename

@@ -52,11 +52,16 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
  * Lock name's account (revoked: one more '!' before the hash and expired on
  * day 1, so that keys and other methods fail in pam_unix's account check
  * too) or unlock it (that undone), in sysroot's shadow, atomically as
- * above. Both are idempotent: locking a revoked account or unlocking one
- * that is not changes nothing (-EALREADY). -ENOENT: no shadow entry;
- * -ENODATA (unlocking): only '!' would be left, so it stays locked.
+ * above. Unlocking gives back expire as the expiry (NULL: none). Both are
+ * idempotent: locking a revoked account or unlocking one that is not
+ * changes nothing (-EALREADY). -ENOENT: no shadow entry; -ENODATA
+ * (unlocking): only '!' would be left, so it stays locked.
  */
-int accounts_set_locked(const struct config *cfg, const char *name, bool locked, char *err, size_t errlen);
+int accounts_set_locked(const struct config *cfg, const char *name, bool locked, const char *expire, char *err,
+			size_t errlen);
+
+/* name's expiry field in shadow as it stands, and whether it carries revoke's mark; read only. */
+int accounts_shadow_expire(const struct config *cfg, const char *name, char *expire, size_t size, bool *revoked);
 
 /* A new password hash for name in sysroot's shadow (and today as the date of the last change); -EALREADY: it is that one. */
 int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen);

@@ -2,6 +2,7 @@
 #ifndef ACTIVATE_PERSON_H
 #define ACTIVATE_PERSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -43,6 +44,8 @@ struct person {
 	char rename_to[PERSON_USERNAME_MAX];	/* a rename under way, or empty */
 	int64_t version;	/* bumped by every write: the compare-and-swap of a change */
 	int revoked_from;	/* the state a revoke left (restore goes back to it), or -1 */
+	char revoke_expire[24];	/* the account's expiry before the revoke ("" none), if ... */
+	bool revoke_expire_set;	/* ... one was recorded */
 	int state;
 	int64_t terms_accepted;
 	char terms_hash[65];

@@ -455,7 +455,7 @@ static int commit(struct dialogue *d, struct person *p, struct account *a, const
 	FAULT(d->cfg, "after-files");
 	if (r == 0 && (r = activate(d, p)) != 0) {
 		/* revoked while this dialogue ran, most likely: the account it just made must not work */
-		int l = accounts_set_locked(d->cfg, p->username, true, err, errlen);
+		int l = accounts_set_locked(d->cfg, p->username, true, NULL, err, errlen);
 
 		if (l != 0 && l != -EALREADY)
 			audit(d, LOG_ERR, "provision", p, "cannot lock the account made for a person no longer activating");

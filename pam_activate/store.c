@@ -27,7 +27,7 @@ enum stmt_id {
 	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_SET_USERNAME, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
-	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD,
+	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE,
 	ST_COUNT
 };
 
@@ -35,7 +35,7 @@ enum stmt_id {
 	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
 	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
 	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
-	"created, updated, version, gid, home, rename_to, revoked_from"
+	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BY_ID] = "SELECT " PERSON_COLUMNS " FROM person WHERE id_number = ?1",
@@ -85,6 +85,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE rowid = ?1 AND state = 2 AND pin_hash = ?3 AND pin_spent = ?5",
 	[ST_INTENT] = "UPDATE person SET uid = ?3, gid = ?4, home = ?5, updated = ?6, version = version + 1 "
 		"WHERE rowid = ?1 AND state = 1 AND username = ?2",
+	[ST_SET_REVOKE_EXPIRE] = "UPDATE person SET revoke_expire = ?2, updated = ?3, version = version + 1 "
+		"WHERE rowid = ?1 AND version = ?4",
 	[ST_UID_HELD] = "SELECT count(*) FROM person WHERE (uid = ?1 OR gid = ?1) AND rowid <> ?2",
 	[ST_SET_RENAME_TO] = "UPDATE person SET rename_to = ?2, updated = ?3, version = version + 1 "
 		"WHERE rowid = ?1 AND version = ?4",
@@ -141,6 +143,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE person ADD COLUMN home TEXT;"
 	"ALTER TABLE person ADD COLUMN rename_to TEXT;"
 	"ALTER TABLE person ADD COLUMN revoked_from INTEGER;"
+	"ALTER TABLE person ADD COLUMN revoke_expire TEXT;"
 	"CREATE INDEX person_uid ON person (uid);"
 	"CREATE INDEX person_gid ON person (gid);"
 	"UPDATE person SET gid = uid WHERE uid IS NOT NULL;",
@@ -447,6 +450,8 @@ static void read_person(sqlite3_stmt *s, struct person *p)
 	copy_text(p->home, sizeof(p->home), s, 25);
 	copy_text(p->rename_to, sizeof(p->rename_to), s, 26);
 	p->revoked_from = sqlite3_column_type(s, 27) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 27);
+	p->revoke_expire_set = sqlite3_column_type(s, 28) != SQLITE_NULL;
+	copy_text(p->revoke_expire, sizeof(p->revoke_expire), s, 28);
 }
 
 /* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
@@ -625,6 +630,17 @@ int store_person_set_username(struct store *st, const struct person *p, const ch
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, time(NULL));
+	sqlite3_bind_int64(s, 4, p->version);
+	return swapped(st, step_done(s));
+}
+
+int store_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
+{
+	sqlite3_stmt *s = st->stmt[ST_SET_REVOKE_EXPIRE];
+
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_text(s, 2, expire, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, time(NULL));
 	sqlite3_bind_int64(s, 4, p->version);
 	return swapped(st, step_done(s));

@@ -72,6 +72,9 @@ int store_person_set_username(struct store *st, const struct person *p, const ch
 /* A rename under way (recorded before the account files change), or none (NULL). */
 int store_person_set_rename_to(struct store *st, const struct person *p, const char *username);
 
+/* The account's expiry as it was before a revoke (the shadow field, "" for none), for restore to give back. */
+int store_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire);
+
 /* Set a person's state (revoke, restore); other fields are left alone. */
 int store_person_set_state(struct store *st, const struct person *p, int state);
 

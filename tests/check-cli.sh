@@ -97,6 +97,15 @@ expect 0 revoke 1
 expect 0 restore 1
 grep -qx "$line" "$tmp/root/etc/shadow" || { echo "FAIL: restore did not give the shadow line back"; fail=1; }
 ctl show 1 | grep -q 'active' || { echo "FAIL: restore did not make the person active again"; fail=1; }
+# an expiry date set before the revoke comes back with restore
+sed -i 's/^\(olanordm:.*\):::$/\1::20500:/' "$tmp/root/etc/shadow"
+grep -qx 'olanordm:$y$j9T$abc$def:20000:0:99999:7::20500:' "$tmp/root/etc/shadow" || { echo "FAIL: test set-up: expiry"; fail=1; }
+expect 0 revoke 1
+expect 0 revoke 1
+expect 0 restore 1
+grep -qx 'olanordm:$y$j9T$abc$def:20000:0:99999:7::20500:' "$tmp/root/etc/shadow" ||
+	{ echo "FAIL: restore did not give back the expiry"; grep olanordm "$tmp/root/etc/shadow"; fail=1; }
+sed -i 's/^\(olanordm:.*\)::20500:$/\1:::/' "$tmp/root/etc/shadow"
 # an administrator's own lock survives a revoke and restore
 sed -i 's/^olanordm:\$y/olanordm:!$y/' "$tmp/root/etc/shadow"
 expect 0 revoke 1

@@ -176,6 +176,31 @@ static int set_state(struct store *st, struct person *p, const void *arg)
 	return r;
 }
 
+static int set_revoke_expire(struct store *st, struct person *p, const void *arg)
+{
+	return store_person_set_revoke_expire(st, p, arg);
+}
+
+/*
+ * The account's expiry, kept before revoke's mark replaces it: while the
+ * line is not marked its expiry is the real one (so a revoke run again
+ * after a cut keeps what the first recorded).
+ */
+static int keep_expiry(struct ctl *c, struct person *p)
+{
+	char expire[24];
+	bool marked;
+
+	if (!p->username[0] || accounts_shadow_expire(&c->cfg, p->username, expire, sizeof(expire), &marked) != 0 ||
+	    marked)
+		return 0;
+	if (change_row(c, p, set_revoke_expire, expire) != 0) {
+		ctl_error("%s: %s; nothing was changed", p->id_number, store_errmsg(c->st));
+		return -1;
+	}
+	return 0;
+}
+
 static int set_rename_to(struct store *st, struct person *p, const void *arg)
 {
 	int r = store_person_set_rename_to(st, p, arg);
@@ -193,7 +218,8 @@ static int set_rename_to(struct store *st, struct person *p, const void *arg)
 static int lock_account(struct ctl *c, const struct person *p, bool lock, bool *has_account, bool *changed)
 {
 	char err[512] = "";
-	int r = p->username[0] ? accounts_set_locked(&c->cfg, p->username, lock, err, sizeof(err)) : -ENOENT;
+	const char *expire = !lock && p->revoke_expire_set ? p->revoke_expire : NULL;
+	int r = p->username[0] ? accounts_set_locked(&c->cfg, p->username, lock, expire, err, sizeof(err)) : -ENOENT;
 
 	*has_account = r == 0 || r == -ENODATA || r == -EALREADY;
 	*changed = r == 0;
@@ -228,7 +254,7 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	was = p.state == PERSON_REVOKED;
-	if (lock_account(c, &p, true, &account, &changed) != 0) {
+	if (keep_expiry(c, &p) != 0 || lock_account(c, &p, true, &account, &changed) != 0) {
 		close(lock);
 		return CTL_FAIL;
 	}
