@@ -1959,6 +1959,44 @@ static void test_sigterm_mid_commit_waits_for_consistent_point(void **state)
 	expect_pwck_clean();
 }
 
+/*
+ * The module allows one second a frame here, and the hook takes two: the
+ * helper's "working" frame before the commit buys it the time, so the
+ * activation is not killed half-way.
+ */
+static void test_slow_commit_not_cut_by_helper_timeout(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char hook[PATH_MAX + 16], extra[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(hook, sizeof(hook), "%s/slow-hook.sh", sandbox);
+	tu_write_file(hook, "#!/bin/sh\nsleep 2\n", 18, 0700);
+	snprintf(extra, sizeof(extra), "hook = %s\n", hook);
+	write_conf(extra);
+	assert_int_equal(authenticate("activate-impatient", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Your account is ready.");
+	expect_log(&s, "[prompt] Your username is olanordm.");
+}
+
+/* dialogue_timeout bounds the whole dialogue, however quickly each reply comes. */
+static void test_dialogue_timeout_frees_the_person(void **state)
+{
+	struct script slow = SCRIPT("1001", "5001", "11111111", R_STALL, "x");
+	struct script next = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	pid_t pid;
+
+	(void)state;
+	write_conf("reply_timeout = 120\ndialogue_timeout = 1\n");
+	pid = fork_dialogue("activate", &slow, NULL);
+	sleep(2);
+	write_conf(NULL);
+	assert_int_equal(authenticate("activate", "activate", NULL, &next), PAM_AUTH_ERR);
+	expect_no_log(&next, "already in progress");
+	expect_log(&next, "Your account is ready.");
+	child_rc(pid);
+}
+
 /* Smaller: "activated, log in as" with no name is a denial, never a success. */
 static void test_bare_login_result_denied(void **state)
 {
@@ -2020,6 +2058,10 @@ static void write_services(void)
 		 "auth [success=done ignore=ignore default=die] %s config=%s "
 		 "helper=%s/tests/module/activate-helper-faults fail_delay=0\n", so, conf, builddir);
 	write_service("activate-faults", text);
+	/* the module's per-frame bound at one second: slow work after the last reply must not trip it */
+	snprintf(text, sizeof(text), "auth [success=done ignore=ignore default=die] %s config=%s helper=%s "
+		 "helper_timeout=1 fail_delay=0\n", so, conf, helper);
+	write_service("activate-impatient", text);
 	/* the real helper behind nss_wrapper: the module gives it a clean environment */
 	snprintf(text, sizeof(text), "#!/bin/sh\nexport LD_PRELOAD=%s NSS_WRAPPER_PASSWD=%s/nss/passwd "
 		 "NSS_WRAPPER_GROUP=%s/nss/group ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0\n"
@@ -2133,6 +2175,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_rename_and_revoke_mid_activation, reset),
 		cmocka_unit_test_setup(test_disk_full_mid_commit_then_retried, reset),
 		cmocka_unit_test_setup(test_intent_holds_its_ids, reset),
+		cmocka_unit_test_setup(test_slow_commit_not_cut_by_helper_timeout, reset),
+		cmocka_unit_test_setup(test_dialogue_timeout_frees_the_person, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
