@@ -531,6 +531,17 @@ static bool intent_ids_taken(const struct files *fs, const struct account *a)
 		(a->id_held && a->id_held(a->uid, a->intent_ctx)) || getpwuid(a->uid) || getgrgid(a->gid));
 }
 
+/* Someone else took the intent's ids after some entry of ours was written (useradd meanwhile): a clear error. */
+static int check_ids_not_shared(struct files *fs, const struct account *a, char *err, size_t errlen)
+{
+	if (id_used_by_other(&fs->f[F_PASSWD], a->name, a->uid) || id_used_by_other(&fs->f[F_GROUP], a->name, a->gid)) {
+		snprintf(err, errlen, "uid/gid %u of this activation is now someone else's too; an administrator "
+			 "must resolve it", (unsigned)a->uid);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 /*
  * The ids: the intent's, when an earlier attempt recorded one; else chosen
  * free now and recorded (durably, by the caller's callback) before any
@@ -540,8 +551,10 @@ static int plan_ids(const struct logindefs *ld, struct files *fs, struct account
 {
 	int r;
 
-	if (a->ids_known && !intent_ids_taken(fs, a))
-		return check_ours(fs, a, err, errlen);
+	if (a->ids_known && !intent_ids_taken(fs, a)) {
+		r = check_ours(fs, a, err, errlen);
+		return r ? r : check_ids_not_shared(fs, a, err, errlen);
+	}
 	if (!a->ids_known && (a->system ? entry_id(&fs->f[F_GROUP], a->name, 2) >= 0 : any_entry(fs, a->name))) {
 		snprintf(err, errlen, "%s is in the account files but this activation did not put it there", a->name);
 		return -EEXIST;
@@ -1007,6 +1020,7 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 		       char *err, size_t errlen)
 {
 	struct provision_job job = { ld, a };
+	bool fresh = !a->ids_known;	/* ids chosen now: no home can be this activation's yet */
 	int r;
 
 	err[0] = '\0';
@@ -1021,7 +1035,7 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	if (r == 0)
 		r = with_files(cfg, run_provision, &job, err, errlen);
 	if (r == 0 && !a->system)
-		r = home_create(cfg, a->name, a->uid, a->gid, err, errlen);
+		r = home_create(cfg, a->name, a->uid, a->gid, fresh, err, errlen);
 	return r;
 }
 
@@ -1449,6 +1463,22 @@ bool accounts_names_has(const struct account_names *n, const char *name)
 
 	return getpwnam(name) || getgrnam(name) || current_line(&n->passwd, name, &line) ||
 	       current_line(&n->group, name, &line);
+}
+
+bool accounts_in_files(const struct config *cfg, const char *name)
+{
+	static const char *const names[] = { "passwd", "group", "shadow", "gshadow" };
+	struct acline_field line;
+	bool found = false;
+
+	for (size_t i = 0; i < 4 && !found; i++) {
+		struct acfile f = { 0 };
+
+		read_sysroot_file(cfg, names[i], &f);
+		found = current_line(&f, name, &line);
+		data_free(f.data, f.cap);
+	}
+	return found;
 }
 
 bool accounts_name_taken(const struct config *cfg, const char *name)

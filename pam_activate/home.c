@@ -219,11 +219,14 @@ static int build_home(const struct config *cfg, int root, int base, const char *
 	return r;
 }
 
-static int place_home(const struct config *cfg, int root, int base, const char *name, uid_t uid, gid_t gid)
+static int place_home(const struct config *cfg, int root, int base, const char *name, uid_t uid, gid_t gid,
+		      bool fresh)
 {
 	char tmp[HOME_TMP_MAX];
 	int r = home_state(base, name, uid);
 
+	if (r == 0 && fresh)
+		r = -EEXIST;	/* owned by the uid, but left by someone before (a reused id): not ours */
 	if (r != -ENOENT)
 		return r;	/* made already (0), or not ours */
 	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.activate", name) >= sizeof(tmp))
@@ -236,7 +239,8 @@ static int place_home(const struct config *cfg, int root, int base, const char *
 	return r;
 }
 
-int home_create(const struct config *cfg, const char *name, uid_t uid, gid_t gid, char *err, size_t errlen)
+int home_create(const struct config *cfg, const char *name, uid_t uid, gid_t gid, bool fresh, char *err,
+		size_t errlen)
 {
 	int root = open(cfg->sysroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC), base = -1, r;
 
@@ -244,7 +248,7 @@ int home_create(const struct config *cfg, const char *name, uid_t uid, gid_t gid
 	if (r == 0)
 		r = base = walk(root, cfg->home_base);
 	if (r >= 0)
-		r = place_home(cfg, root, base, name, uid, gid);
+		r = place_home(cfg, root, base, name, uid, gid, fresh);
 	if (r < 0)
 		snprintf(err, errlen, "home %s/%s: %s", cfg->home_base, name,
 			 r == -EEXIST ? "exists and was not made by this activation" : strerror(-r));

@@ -236,11 +236,11 @@ static int write_planned(struct store *st, const struct config *cfg, struct rost
 	int r = 0;
 
 	if (row->action == IMPORT_ADD)
-		r = store_person_insert(st, &row->person);
-	else if (row->action == IMPORT_UPDATE)
-		r = store_person_update_roster(st, &row->person);
-	if (r == 0 && row->hash_pin)
-		r = store_person_set_pin(st, row->person.rowid, row->person.pin_hash,
+		r = store_person_insert(st, &row->person);	/* version 0 */
+	else if (row->action == IMPORT_UPDATE && (r = store_person_update_roster(st, &row->person)) == 0)
+		row->person.version++;
+	if (r == 0 && row->hash_pin)	/* the PIN too only while the person is as planned (still pending) */
+		r = store_person_set_pin(st, &row->person, row->person.pin_hash,
 					 (int64_t)time(NULL) + (int64_t)cfg->pin_ttl_days * 86400);
 	return r;
 }

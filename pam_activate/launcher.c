@@ -197,11 +197,11 @@ static void __attribute__((noreturn)) exec_child(int sock, const char **argv, co
 		_exit(127);
 	closefrom(3);
 	setsid();
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
+	for (int sig = 1; sig < NSIG; sig++)	/* dispositions first: no caller's handler may run in here */
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(argv[0], (char *const *)argv, (char *const *)envp);
 	_exit(127);
 }

@@ -199,9 +199,13 @@ static bool taken(const char *name, void *ctx)
 {
 	struct taken_ctx *t = ctx;
 	struct person other;
+	bool pending = true;
 
 	if (username_reserved(t->d->cfg, name) || accounts_names_has(t->names, name))
 		return true;
+	store_person_name_pending(t->d->st, name, t->self, &pending);
+	if (pending)
+		return true;	/* the new name of a rename under way */
 	return store_person_by_username(t->d->st, name, &other) != -ENOENT && other.rowid != t->self;
 }
 
@@ -547,9 +551,11 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	if (r)
 		return password_failed(d, p, err);
 	conv_working(d->conv);
-	if (spend_pin(d, p, true) != 0)
-		return password_failed(d, p, "database: the PIN is spent already, or changed");
 	hold_signals(&old);
+	if (spend_pin(d, p, true) != 0) {
+		release_signals(&old);
+		return password_failed(d, p, "database: the PIN is spent already, or changed");
+	}
 	r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
 	r = r == -EALREADY ? 0 : r;
 	if (r)
@@ -595,14 +601,38 @@ static int finish_rename(struct dialogue *d, struct person *p)
 {
 	struct store_audit ev = { .event = "rename", .service = d->service, .rhost = d->rhost, .tty = d->tty };
 	char err[512];
+	bool files;
 	int r;
 
 	if (!p->rename_to[0])
 		return 0;
-	r = rename_finish(d->cfg, d->st, p, true, &ev, err, sizeof(err));
+	r = rename_finish(d->cfg, d->st, p, true, &ev, &files, err, sizeof(err));
 	if (r)
 		audit(d, LOG_ERR, "rename", p, err);
 	return r;
+}
+
+/* The person as they are now, under the lock: still one this dialogue may provision? If not, say why. */
+static int still_eligible(struct dialogue *d, struct person *p)
+{
+	int r = reread(d, p);
+
+	if (r == 0)
+		r = finish_rename(d, p);
+	if (r == -ESTALE)
+		conv_error(d->conv, "%s", _("Your PIN code can no longer be used. Ask for a new one."));
+	else if (r)
+		conv_error(d->conv, _("An activation of your account is already in progress."));
+	else if (p->state == PERSON_REVOKED)
+		conv_error(d->conv, "%s", _("This account has been closed."));
+	else if (p->state == PERSON_ACTIVE && p->pin_spent)
+		conv_error(d->conv, _("Your account is already active, with the username %s. "
+				      "If you have forgotten your password, ask for a new PIN code."), p->username);
+	else
+		return 0;
+	if (d->cfg->support_contact[0])
+		conv_info(d->conv, "%s", d->cfg->support_contact);
+	return -1;
 }
 
 enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
@@ -622,10 +652,8 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 	if (lock < 0)
 		return failed(d, p, "run_dir: cannot lock");
 	/* decided before the lock: another dialogue may have finished with this PIN meanwhile */
-	if (reread(d, p) != 0 || finish_rename(d, p) != 0 || (p->state == PERSON_ACTIVE && p->pin_spent) ||
-	    p->state == PERSON_REVOKED) {
+	if (still_eligible(d, p) != 0) {
 		close(lock);
-		conv_error(d->conv, _("An activation of your account is already in progress."));
 		return DIALOGUE_DENIED;
 	}
 	s = secret_alloc(sizeof(*s));

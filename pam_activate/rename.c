@@ -44,17 +44,20 @@ static int save_username(struct store *st, struct person *p, const char *to, con
 }
 
 int rename_finish(const struct config *cfg, struct store *st, struct person *p, bool resume,
-		  const struct store_audit *ev, char *err, size_t errlen)
+		  const struct store_audit *ev, bool *files_changed, char *err, size_t errlen)
 {
 	char to[PERSON_USERNAME_MAX];
-	bool files = p->uid >= 0 || accounts_name_taken(cfg, p->username) || resume;
+	/* a person with no account (pending, or an intent only) is renamed in the store alone */
+	bool files = accounts_in_files(cfg, p->username) || (resume && accounts_in_files(cfg, p->rename_to));
 	int r;
 
 	err[0] = '\0';
+	*files_changed = false;
 	snprintf(to, sizeof(to), "%s", p->rename_to);
 	r = files ? accounts_rename(cfg, p->username, to, resume, err, errlen) : 0;
 	if (r)
 		return r;
+	*files_changed = files;
 	if (err[0])
 		syslog(LOG_AUTHPRIV | LOG_WARNING, "rename %s -> %s: %s", p->username, to, err);
 	r = save_username(st, p, to, ev, err, errlen);

@@ -20,10 +20,11 @@
  * name (a rename that was cut short). ev names who does it (event,
  * service, rhost, tty); person, username and result are filled in. On
  * failure of the files nothing of the store changed; err says why (on
- * success, err may say the home could not be moved). -ESTALE: the person
- * changed meanwhile.
+ * success, err may say the home could not be moved). *files_changed says
+ * whether the account files were renamed (then a failure is the store's:
+ * run it again). -ESTALE: the person changed meanwhile.
  */
 int rename_finish(const struct config *cfg, struct store *st, struct person *p, bool resume,
-		  const struct store_audit *ev, char *err, size_t errlen);
+		  const struct store_audit *ev, bool *files_changed, char *err, size_t errlen);
 
 #endif

@@ -27,7 +27,7 @@ enum stmt_id {
 	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_SET_USERNAME, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
-	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE,
+	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE, ST_NAME_PENDING,
 	ST_COUNT
 };
 
@@ -49,7 +49,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"email = ?9, updated = ?10, version = version + 1 WHERE rowid = ?1 AND version = ?11",
 	[ST_SET_PIN] = "UPDATE person SET pin_hash = ?2, pin_expires = ?3, pin_spent = 0, "
 		"failures = 0, total_failures = 0, locks = 0, locked_until = 0, updated = ?4, "
-		"version = version + 1 WHERE rowid = ?1",
+		"version = version + 1 WHERE rowid = ?1 AND version = ?5",
 	[ST_UNLOCK] = "UPDATE person SET failures = 0, locks = 0, locked_until = 0, updated = ?2, "
 		"version = version + 1 WHERE rowid = ?1",
 	[ST_SET_STATE] = "UPDATE person SET state = ?2, updated = ?3, version = version + 1, "
@@ -87,6 +87,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE rowid = ?1 AND state = 1 AND username = ?2",
 	[ST_SET_REVOKE_EXPIRE] = "UPDATE person SET revoke_expire = ?2, updated = ?3, version = version + 1 "
 		"WHERE rowid = ?1 AND version = ?4",
+	[ST_NAME_PENDING] = "SELECT count(*) FROM person WHERE rename_to = ?1 AND rowid <> ?2",
 	[ST_UID_HELD] = "SELECT count(*) FROM person WHERE (uid = ?1 OR gid = ?1) AND rowid <> ?2",
 	[ST_SET_RENAME_TO] = "UPDATE person SET rename_to = ?2, updated = ?3, version = version + 1 "
 		"WHERE rowid = ?1 AND version = ?4",
@@ -593,15 +594,16 @@ int store_person_update_roster(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
-int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int64_t expires)
+int store_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
 {
 	sqlite3_stmt *s = st->stmt[ST_SET_PIN];
 
-	sqlite3_bind_int64(s, 1, rowid);
+	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, expires);
 	sqlite3_bind_int64(s, 4, time(NULL));
-	return changed_one(st, step_done(s));
+	sqlite3_bind_int64(s, 5, p->version);
+	return swapped(st, step_done(s));
 }
 
 int store_person_unlock(struct store *st, int64_t rowid)
@@ -839,18 +841,28 @@ int store_person_record_intent(struct store *st, const struct person *p, int64_t
 	return swapped(st, step_done(s));
 }
 
-int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
+static int count_other(sqlite3_stmt *s, int64_t self, bool *held)
 {
-	sqlite3_stmt *s = st->stmt[ST_UID_HELD];
 	int rc;
 
-	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, self);
 	rc = sqlite3_step(s);
-	*held = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0;
+	*held = rc != SQLITE_ROW || sqlite3_column_int64(s, 0) > 0;	/* fail closed */
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
+}
+
+int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
+{
+	sqlite3_bind_int64(st->stmt[ST_UID_HELD], 1, id);
+	return count_other(st->stmt[ST_UID_HELD], self, held);
+}
+
+int store_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
+{
+	sqlite3_bind_text(st->stmt[ST_NAME_PENDING], 1, name, -1, SQLITE_TRANSIENT);
+	return count_other(st->stmt[ST_NAME_PENDING], self, pending);
 }
 
 int store_person_activate(struct store *st, const struct person *p)

@@ -60,8 +60,8 @@ int store_person_insert(struct store *st, struct person *p);
 /* Write the roster fields (names, kind, programme, fee, username, email) of p. */
 int store_person_update_roster(struct store *st, const struct person *p);
 
-/* A new PIN hash: failures, total failures and the spent mark start over. */
-int store_person_set_pin(struct store *st, int64_t rowid, const char *hash, int64_t expires);
+/* A new PIN hash: failures, total failures, locks and the spent mark start over. */
+int store_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires);
 
 /* Clear the lock, the lock count and the failure count (the help desk's unlock). */
 int store_person_unlock(struct store *st, int64_t rowid);
@@ -97,8 +97,11 @@ int store_person_reserve(struct store *st, const struct person *p);
 int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
 			       const char *home);
 
-/* Whether a person other than self holds id as uid or gid (an intent, or an account). */
+/* Whether a person other than self holds id as uid or gid (an intent, or an account); true on error. */
 int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held);
+
+/* Whether a person other than self is being renamed to name (rename_to); true on error. */
+int store_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending);
 
 /*
  * An active person's PIN marked spent (or, after a failure, given back):

@@ -106,6 +106,18 @@ expect 0 restore 1
 grep -qx 'olanordm:$y$j9T$abc$def:20000:0:99999:7::20500:' "$tmp/root/etc/shadow" ||
 	{ echo "FAIL: restore did not give back the expiry"; grep olanordm "$tmp/root/etc/shadow"; fail=1; }
 sed -i 's/^\(olanordm:.*\)::20500:$/\1:::/' "$tmp/root/etc/shadow"
+# an account an administrator disabled (usermod -L -e 1) stays disabled through revoke and restore
+sed -i 's/^olanordm:\$y\(.*\):::$/olanordm:!$y\1::1:/' "$tmp/root/etc/shadow"
+grep -qx 'olanordm:!$y$j9T$abc$def:20000:0:99999:7::1:' "$tmp/root/etc/shadow" || { echo "FAIL: test set-up: disabled"; fail=1; }
+expect 0 restore 1	# restored already (an earlier revoke): the files are not touched
+grep -qx 'olanordm:!$y$j9T$abc$def:20000:0:99999:7::1:' "$tmp/root/etc/shadow" ||
+	{ echo "FAIL: restore of a person not revoked unlocked a disabled account"; fail=1; }
+expect 0 revoke 1
+expect 0 restore 1
+grep -qx 'olanordm:!$y$j9T$abc$def:20000:0:99999:7::1:' "$tmp/root/etc/shadow" ||
+	{ echo "FAIL: restore enabled an account an administrator disabled"; grep olanordm "$tmp/root/etc/shadow"; fail=1; }
+sed -i 's/^olanordm:!\$y\(.*\)::1:$/olanordm:$y\1:::/' "$tmp/root/etc/shadow"
+grep -qx "$line" "$tmp/root/etc/shadow" || { echo "FAIL: test clean-up: disabled"; fail=1; }
 # an administrator's own lock survives a revoke and restore
 sed -i 's/^olanordm:\$y/olanordm:!$y/' "$tmp/root/etc/shadow"
 expect 0 revoke 1

@@ -125,7 +125,9 @@ int ctl_lock_person(struct ctl *c, struct person *p)
 	int fd = person_lock(&c->cfg, p->rowid, CTL_LOCK_WAIT_MS), r;
 
 	if (fd == -EBUSY) {
-		ctl_error("%s: an activation of this person is in progress; try again in a minute", p->id_number);
+		ctl_error("%s: an activation of this person is in progress (waited %d s; a dialogue ends within "
+			  "dialogue_timeout, %u s); try again when it has ended", p->id_number, CTL_LOCK_WAIT_MS / 1000,
+			  c->cfg.dialogue_timeout);
 		return -1;
 	}
 	if (fd < 0) {

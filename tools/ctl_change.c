@@ -178,7 +178,11 @@ static int set_state(struct store *st, struct person *p, const void *arg)
 
 static int set_revoke_expire(struct store *st, struct person *p, const void *arg)
 {
-	return store_person_set_revoke_expire(st, p, arg);
+	int r = store_person_set_revoke_expire(st, p, arg);
+
+	if (r == 0)
+		p->revoke_expire_set = arg != NULL;
+	return r;
 }
 
 /*
@@ -287,7 +291,7 @@ static int restored_state(const struct ctl *c, const struct person *p)
 int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
-	bool account, changed, was;
+	bool account = false, changed, was;
 	int state, lock;
 
 	if (argc != 2)
@@ -299,27 +303,30 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	was = p.state == PERSON_REVOKED;
+	if (!was && !p.revoke_expire_set) {	/* nothing of a revoke left to undo */
+		close(lock);
+		if (p.revoked_from < 0) {
+			ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
+			return CTL_FAIL;
+		}
+		printf("%s: restored already (%s)\n", p.id_number, person_state_name(p.state));
+		return CTL_OK;
+	}
 	state = was ? restored_state(c, &p) : p.state;
 	if (was && change_row_as(c, &p, set_state, &state, "restore", person_state_name(state)) != 0) {
 		ctl_error("%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
 		close(lock);
 		return CTL_FAIL;
 	}
-	if (lock_account(c, &p, false, &account, &changed) != 0) {
+	/* only a mark this tool's revoke made (it kept the expiry then); an administrator's own stays */
+	if ((p.revoke_expire_set && lock_account(c, &p, false, &account, &changed) != 0) ||
+	    change_row(c, &p, set_revoke_expire, NULL) != 0) {
 		ctl_error("%s: restored in the database, but the account is still locked: run restore again",
 			  p.id_number);
 		close(lock);
 		return CTL_FAIL;
 	}
 	close(lock);
-	if (!was && !changed && p.revoked_from < 0) {
-		ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
-		return CTL_FAIL;
-	}
-	if (!was && !changed) {
-		printf("%s: restored already (%s)\n", p.id_number, person_state_name(p.state));
-		return CTL_OK;
-	}
 	printf("%s: %s\n", p.id_number, state == PERSON_PENDING ? "pending again"
 	       : state == PERSON_ACTIVE ? "active again; the account is unlocked"
 	       : "the account is unlocked; the next activation finishes it");
@@ -327,11 +334,13 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 }
 
 /* A name the person can have: valid, not reserved, nobody's in the files, NSS or the database. */
-static int check_new_name(struct ctl *c, const char *name)
+static int check_new_name(struct ctl *c, const char *name, int64_t self)
 {
 	struct person other;
+	bool pending = true;
 
-	if (username_reserved(&c->cfg, name) || accounts_name_taken(&c->cfg, name) ||
+	store_person_name_pending(c->st, name, self, &pending);
+	if (pending || username_reserved(&c->cfg, name) || accounts_name_taken(&c->cfg, name) ||
 	    store_person_by_username(c->st, name, &other) == 0) {
 		ctl_error("%s: taken or reserved", name);
 		return -1;
@@ -350,7 +359,7 @@ static int rename_target(struct ctl *c, struct person *p, const char *to, bool *
 	}
 	if (*resume)
 		return 0;
-	if (check_new_name(c, to) != 0)
+	if (check_new_name(c, to, p->rowid) != 0)
 		return -1;
 	if (change_row(c, p, set_rename_to, to) != 0) {
 		ctl_error("%s: %s; nothing was changed", p->id_number, store_errmsg(c->st));
@@ -368,17 +377,18 @@ static const struct store_audit ctl_event = { .event = "rename", .service = "act
 static int do_rename(struct ctl *c, struct person *p, const char *to)
 {
 	char err[512] = "";
-	bool resume;
+	bool resume, files, refused;
 	int r;
 
 	if (rename_target(c, p, to, &resume) != 0)
 		return -1;
-	r = rename_finish(&c->cfg, c->st, p, resume, &ctl_event, err, sizeof(err));
-	if (r && !resume && (r == -EEXIST || r == -ENOENT || r == -EINVAL))
+	r = rename_finish(&c->cfg, c->st, p, resume, &ctl_event, &files, err, sizeof(err));
+	refused = r && !resume && !files && (r == -EEXIST || r == -ENOENT || r == -EINVAL);
+	if (refused)
 		change_row(c, p, set_rename_to, NULL);	/* refused before any file changed */
 	if (r) {
-		ctl_error("%s: %s%s", p->id_number, err, resume || !(r == -EEXIST || r == -ENOENT || r == -EINVAL)
-			  ? "; run the same rename again to finish it" : "; nothing was changed");
+		ctl_error("%s: %s%s", p->id_number, err, refused ? "; nothing was changed"
+			  : "; run the same rename again to finish it");
 		return -1;
 	}
 	if (err[0])
@@ -390,10 +400,11 @@ static int do_rename(struct ctl *c, struct person *p, const char *to)
 static int finish_pending_rename(struct ctl *c, struct person *p)
 {
 	char err[512] = "";
+	bool files;
 
 	if (!p->rename_to[0])
 		return 0;
-	if (rename_finish(&c->cfg, c->st, p, true, &ctl_event, err, sizeof(err)) != 0) {
+	if (rename_finish(&c->cfg, c->st, p, true, &ctl_event, &files, err, sizeof(err)) != 0) {
 		ctl_error("%s: a rename to %s is under way and cannot be finished: %s", p->id_number, p->rename_to, err);
 		return -1;
 	}

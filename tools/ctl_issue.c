@@ -75,18 +75,29 @@ static int add_key(struct ctl *c, struct roster *r, const char *key)
 	return add_row(r, &p, &c->cfg);
 }
 
+/* One PIN, decided on the row as it is inside the transaction: never for a person revoked meanwhile. */
+static int write_pin(struct store *st, struct person *p, int64_t expires)
+{
+	struct person now;
+	int r = store_person_by_id_number(st, p->id_number, &now);
+
+	if (r == 0 && now.state == PERSON_REVOKED)
+		r = -ESTALE;
+	return r ? r : store_person_set_pin(st, &now, p->pin_hash, expires);
+}
+
 static int write_pins(struct ctl *c, struct roster *r)
 {
 	int64_t expires = (int64_t)time(NULL) + (int64_t)c->cfg.pin_ttl_days * 86400;
 	int ret = store_begin(c->st);
 
 	for (size_t i = 0; ret == 0 && i < r->count; i++)
-		ret = store_person_set_pin(c->st, r->rows[i].person.rowid, r->rows[i].person.pin_hash,
-					   expires);
+		ret = write_pin(c->st, &r->rows[i].person, expires);
 	if (ret == 0)
 		ret = store_commit(c->st);
 	if (ret) {
-		ctl_error("writing the new PINs: %s; nothing was changed", store_errmsg(c->st));
+		ctl_error("writing the new PINs: %s; nothing was changed",
+			  ret == -ESTALE ? "a person was revoked meanwhile; run it again" : store_errmsg(c->st));
 		store_rollback(c->st);
 	}
 	return ret;

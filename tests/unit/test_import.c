@@ -891,6 +891,31 @@ static void test_import_racing_an_activation(void **state)
 	assert_int_equal(store_person_by_id_number(st, "1004", &p), 0);
 }
 
+/*
+ * The review's finding: import --update-pins planned 1002 pending, then
+ * 1002 activated while the PINs were hashed. The roster PIN must not reach
+ * an active person (it would reset their password).
+ */
+static void test_update_pins_racing_an_activation(void **state)
+{
+	static const char second[] = HEADER_ALL
+		"1001,5001,Ada,Lovelace,student,Mathematics,2024-08-01,alove,ada@example.org,12345678\n"
+		"1002,5002,Alan,Turing,employee,,,,,99998888\n"
+		"1003,5003,Grace,Hopper,exchange,Navy,2024-09-01,,,87654321\n";
+	struct import_report rep;
+	bool ran = false;
+	struct import_opts opts = { .progress = activate_meanwhile, .progress_ctx = &ran, .update_pins = true };
+	struct person p;
+
+	(void)state;
+	import_ok(T(GOOD), NULL, &rep);
+	import_ok(second, sizeof(second) - 1, &opts, &rep);
+	assert_true(ran);
+	assert_int_equal(store_person_by_id_number(st, "1002", &p), 0);
+	assert_int_equal(p.state, PERSON_ACTIVE);
+	assert_string_equal(p.pin_hash, "");
+}
+
 #define DB_TEST(f) cmocka_unit_test_setup_teardown(f, db_setup, db_teardown)
 
 int main(void)
@@ -916,6 +941,7 @@ int main(void)
 		DB_TEST(test_hash_pins_workers),
 		DB_TEST(test_read_fields),
 		DB_TEST(test_import_racing_an_activation),
+		DB_TEST(test_update_pins_racing_an_activation),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

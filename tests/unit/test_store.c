@@ -416,7 +416,7 @@ static void test_missing_rowid(void **state)
 	insert(f->st, &p);
 	p.rowid += 1000;
 	assert_int_equal(store_person_update_roster(f->st, &p), -ESTALE);
-	assert_int_equal(store_person_set_pin(f->st, p.rowid, "$argon2id$x", 1), -ENOENT);
+	assert_int_equal(store_person_set_pin(f->st, &p, "$argon2id$x", 1), -ESTALE);
 	assert_int_equal(store_person_unlock(f->st, p.rowid), -ENOENT);
 }
 
@@ -521,7 +521,8 @@ static void test_set_pin_and_unlock(void **state)
 	assert_int_equal(find_key(f->st, "4001", &out), 0);
 	assert_int_equal(out.failures, 3);	/* the store sees the committed change */
 
-	assert_int_equal(store_person_set_pin(f->st, p.rowid, "$argon2id$new", 1900000000), 0);
+	assert_int_equal(store_person_set_pin(f->st, &out, "$argon2id$new", 1900000000), 0);
+	assert_int_equal(store_person_set_pin(f->st, &out, "$argon2id$new", 1900000000), -ESTALE);	/* out is stale now */
 	assert_int_equal(find_key(f->st, "4001", &out), 0);
 	assert_string_equal(out.pin_hash, "$argon2id$new");
 	assert_int_equal(out.pin_expires, 1900000000);
