@@ -170,7 +170,11 @@ int password_check(const struct config *cfg, const char *pw, const char *user,
 		return r;
 	score = pwquality_check(pwq, pw, NULL, user, &aux);
 	if (score < 0) {
-		pwquality_strerror(reason, size, score, aux);
+		/* it returns its message: a static text is not copied into reason */
+		const char *why = pwquality_strerror(reason, size, score, aux);
+
+		if (why != reason)
+			snprintf(reason, size, "%s", why ? why : "it is too weak");
 		r = -EINVAL;
 	} else if ((p->id_number[0] && strstr(pw, p->id_number)) ||
 		   (p->student_number[0] && strstr(pw, p->student_number))) {

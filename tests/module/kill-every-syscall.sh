@@ -36,7 +36,7 @@ src=$(cd "${top_srcdir:-.}" && pwd)
 stride=${STRIDE:-1}
 commands=${COMMANDS:-activate rename revoke restore}
 case $stride in '' | *[!0-9]* | 0) echo "FAIL: STRIDE must be a positive number"; exit 1 ;; esac
-[ "$(id -u)" = 0 ] || { echo "SKIP: kill-every-syscall.sh needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "FAIL: kill-every-syscall.sh needs root (the account files and the database are root's)"; exit 1; }
 for tool in expect pamtester sqlite3 pwck grpck; do
 	command -v "$tool" >/dev/null || { echo "FAIL: kill-every-syscall.sh needs $tool (scripts/setup installs it)"; exit 1; }
 done

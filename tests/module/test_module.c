@@ -811,6 +811,30 @@ static void test_own_password_policy(void **state)
 	free(shadow);
 }
 
+/*
+ * libpwquality returns the reason for a refused password; for most reasons
+ * it writes nothing into the buffer it was given. The person reads the
+ * reason, never a stack buffer's bytes (a password with the person's name).
+ */
+static void test_refused_password_reason_is_words(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "Nordmann-Tr0ika-Vesle", "1", "x");
+	const char *at, *end;
+
+	(void)state;
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+	at = strstr(s.log, "That password cannot be used: ");
+	assert_non_null(at);
+	at += strlen("That password cannot be used: ");
+	end = strchr(at, '\n');
+	assert_non_null(end);
+	assert_true(end - at > 10);
+	for (const char *c = at; c < end; c++)
+		if ((unsigned char)*c < ' ' || (unsigned char)*c > '~')
+			fail_msg("the reason has a byte 0x%02x:\n%s", (unsigned char)*c, s.log);
+	expect_log(&s, "The password contains");
+}
+
 static void test_on_success_login(void **state)
 {
 	struct script s = ACTIVATE("1002", "5002", "22222222", "2", "x");
@@ -1868,7 +1892,7 @@ static void test_foreign_home_is_refused(void **state)
 
 /*
  * Findings 3 and 4: a supplementary group of 100 000 members (a line of
- * about 700 KB) takes one more, and a rename keeps every other member.
+ * 1.2 MB) takes one more, and a rename keeps every other member.
  */
 static void test_huge_group_line(void **state)
 {
@@ -1881,8 +1905,8 @@ static void test_huge_group_line(void **state)
 	fputs("root:x:0:\nactivate:x:999:\nstudents:x:500:", g);
 	fputs("root:*::\nactivate:!::\nstudents:!::", gs);
 	for (int i = 0; i < 100000; i++) {
-		fprintf(g, "%sm%d", i ? "," : "", i);
-		fprintf(gs, "%sm%d", i ? "," : "", i);
+		fprintf(g, "%sstudent%d", i ? "," : "", i);	/* a line of 1.2 MB */
+		fprintf(gs, "%sstudent%d", i ? "," : "", i);
 	}
 	fputs("\n", g);
 	fputs("\n", gs);
@@ -1894,13 +1918,13 @@ static void test_huge_group_line(void **state)
 	write_conf(extra);
 	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
 	expect_log(&s, "Your account is ready.");
-	expect_file_has("etc/group", ",m99999,olanordm\n");
-	expect_file_has("etc/gshadow", ",m99999,olanordm\n");
-	expect_file_has("etc/group", "students:x:500:m0,m1,m2,");
+	expect_file_has("etc/group", ",student99999,olanordm\n");
+	expect_file_has("etc/gshadow", ",student99999,olanordm\n");
+	expect_file_has("etc/group", "students:x:500:student0,student1,student2,");
 	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s rename 1001 olanord9 >/dev/null", builddir, conf);
 	assert_int_equal(shell(cmd), 0);
-	expect_file_has("etc/group", ",m99998,m99999,olanord9\n");
-	expect_file_has("etc/gshadow", ",m99998,m99999,olanord9\n");
+	expect_file_has("etc/group", ",student99998,student99999,olanord9\n");
+	expect_file_has("etc/gshadow", ",student99998,student99999,olanord9\n");
 	assert_int_equal(count_lines_with("etc/group", ","), 100000);
 	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s revoke 1001 >/dev/null && "
 		 "%s/activatectl --config %s restore 1001 >/dev/null", builddir, conf, builddir, conf);
@@ -2144,6 +2168,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_full_activation, reset),
 		cmocka_unit_test_setup(test_new_pin_sets_a_new_password, reset),
 		cmocka_unit_test_setup(test_own_password_policy, reset),
+		cmocka_unit_test_setup(test_refused_password_reason_is_words, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),
