@@ -83,18 +83,24 @@ void audit_log(int priority, const struct store_audit *ev)
 	log_line(priority, &e);
 }
 
-static int append(struct store *st, const struct store_audit *ev)
+int audit_change(struct store *st, int priority, const struct store_audit *ev,
+		 int (*change)(struct store *st, void *ctx), void *ctx)
 {
 	int r = store_begin(st);
 
-	if (r == 0)
+	if (r == 0 && change)
+		r = change(st, ctx);
+	if (r == 0 && ev)
 		r = audit_append(st, ev);
 	if (r == 0)
 		r = store_commit(st);
 	if (r)
 		store_rollback(st);
+	else if (ev)
+		audit_log(priority, ev);
 	return r;
 }
+
 
 int audit_record(struct store *st, int priority, const struct store_audit *ev)
 {
@@ -105,7 +111,13 @@ int audit_record(struct store *st, int priority, const struct store_audit *ev)
 		e.at = (int64_t)time(NULL);
 	log_line(priority, &e);
 	if (st)
-		r = append(st, &e);
+		r = store_begin(st);
+	if (st && r == 0)
+		r = audit_append(st, &e);
+	if (st && r == 0)
+		r = store_commit(st);
+	if (st && r)
+		store_rollback(st);
 	if (r)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "audit trail: cannot append (%s)", store_errmsg(st));
 	return r;

@@ -25,6 +25,15 @@ int audit_record(struct store *st, int priority, const struct store_audit *ev);
 int audit_append(struct store *st, const struct store_audit *ev);
 void audit_log(int priority, const struct store_audit *ev);
 
+/*
+ * Both halves around a change: one transaction with change(st, ctx) (which
+ * decides on the rows as they are inside it) and ev's row (ev NULL: the
+ * change alone), then the syslog line. 0, or the change's or the store's
+ * error (then nothing of either was written).
+ */
+int audit_change(struct store *st, int priority, const struct store_audit *ev,
+		 int (*change)(struct store *st, void *ctx), void *ctx);
+
 /* The chain hash of a row, given the hash of the row before it. */
 void audit_chain_hash(const unsigned char prev[32], const struct store_audit *ev,
 		      unsigned char out[32]);

@@ -128,14 +128,13 @@ static int copy_entry(int src, int dst, const char *name, uid_t uid, gid_t gid, 
 	return 0;	/* FIFOs, sockets and devices have no place in a new home */
 }
 
-static int copy_tree(int src, int dst, uid_t uid, gid_t gid, int depth)
+/* fn on every entry of the directory open as dir (the descriptor stays the caller's), until one fails. */
+static int for_each_entry(int dir, int (*fn)(int dir, const char *name, void *ctx), void *ctx)
 {
-	int fd = dup(src), r = 0;
+	int fd = dup(dir), r = 0;
 	DIR *d;
 	struct dirent *e;
 
-	if (depth > MAX_DEPTH)
-		return -ELOOP;
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);
@@ -143,9 +142,30 @@ static int copy_tree(int src, int dst, uid_t uid, gid_t gid, int depth)
 	}
 	while (r == 0 && (e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			r = copy_entry(src, dst, e->d_name, uid, gid, depth);
+			r = fn(dir, e->d_name, ctx);
 	closedir(d);
 	return r;
+}
+
+struct copy {
+	int dst;
+	uid_t uid;
+	gid_t gid;
+	int depth;
+};
+
+static int copy_one(int src, const char *name, void *ctx)
+{
+	struct copy *c = ctx;
+
+	return copy_entry(src, c->dst, name, c->uid, c->gid, c->depth);
+}
+
+static int copy_tree(int src, int dst, uid_t uid, gid_t gid, int depth)
+{
+	struct copy c = { dst, uid, gid, depth };
+
+	return depth > MAX_DEPTH ? -ELOOP : for_each_entry(src, copy_one, &c);
 }
 
 static int fill_home(const struct config *cfg, int root, int home, uid_t uid, gid_t gid)
@@ -165,29 +185,32 @@ static int fill_home(const struct config *cfg, int root, int home, uid_t uid, gi
 	return r;
 }
 
-/* Remove name under dir and everything in it, never following a link. */
+static int remove_tree(int dir, const char *name, int depth);
+
+static int remove_one(int dir, const char *name, void *depth)
+{
+	return remove_tree(dir, name, *(int *)depth + 1);
+}
+
+/*
+ * Remove name under dir and everything in it, never following a link.
+ * Deeper than a copy may go: the tree may be one its user grew in a home
+ * that was never renamed into place (only theirs is at stake), and the
+ * next attempt must be able to start over.
+ */
 static int remove_tree(int dir, const char *name, int depth)
 {
-	int fd, r = 0;
-	DIR *d;
-	struct dirent *e;
+	int fd, r;
 
 	if (unlinkat(dir, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
-	if (depth > MAX_DEPTH)
-		return -ELOOP;
 	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return -errno;
-	}
-	while (r == 0 && (e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			r = remove_tree(dirfd(d), e->d_name, depth + 1);
-	closedir(d);
+	r = depth > 4 * MAX_DEPTH ? -ELOOP : for_each_entry(fd, remove_one, &depth);
+	close(fd);
 	if (r == 0 && unlinkat(dir, name, AT_REMOVEDIR) != 0)
 		r = -errno;
 	return r;

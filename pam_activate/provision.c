@@ -421,22 +421,16 @@ static bool id_held(unsigned long id, void *ctx)
  * active, the PIN spent: only while this is still the person's intent and
  * PIN, unspent; the audit row in the same transaction.
  */
-static int activate(struct dialogue *d, const struct person *p)
+static int activate_change(struct store *st, void *p)
+{
+	return store_person_activate(st, p);
+}
+
+static int activate(struct dialogue *d, struct person *p)
 {
 	struct store_audit ev = event_of(d, "activated", p, "ok");
-	int r = store_begin(d->st);
 
-	if (r == 0)
-		r = store_person_activate(d->st, p);
-	if (r == 0)
-		r = audit_append(d->st, &ev);
-	if (r == 0)
-		r = store_commit(d->st);
-	if (r)
-		store_rollback(d->st);
-	else
-		audit_log(LOG_NOTICE, &ev);
-	return r;
+	return audit_change(d->st, LOG_NOTICE, &ev, activate_change, p);
 }
 
 static void gecos_of(const struct person *p, char *gecos, size_t size)
@@ -503,22 +497,21 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 }
 
 /* The PIN spent for a new password (or given back), and the audit row of it, in one transaction. */
+static int spend_change(struct store *st, void *p)
+{
+	return store_person_spend_pin(st, p, true);
+}
+
+static int give_back_change(struct store *st, void *p)
+{
+	return store_person_spend_pin(st, p, false);
+}
+
 static int spend_pin(struct dialogue *d, struct person *p, bool spent)
 {
 	struct store_audit ev = event_of(d, "password", p, spent ? "new password" : "failed; the PIN is given back");
-	int r = store_begin(d->st);
 
-	if (r == 0)
-		r = store_person_spend_pin(d->st, p, spent);
-	if (r == 0)
-		r = audit_append(d->st, &ev);
-	if (r == 0)
-		r = store_commit(d->st);
-	if (r)
-		store_rollback(d->st);
-	else
-		audit_log(spent ? LOG_NOTICE : LOG_ERR, &ev);
-	return r;
+	return audit_change(d->st, spent ? LOG_NOTICE : LOG_ERR, &ev, spent ? spend_change : give_back_change, p);
 }
 
 static enum dialogue_outcome password_failed(struct dialogue *d, const struct person *p, const char *why)

@@ -9,34 +9,40 @@
 #include "hook.h"
 #include "rename.h"
 
-/* The username, inside one transaction with its audit row, decided on the row as it is now. */
+struct username_change {
+	struct person *p;
+	const char *to;
+};
+
+/* Decided on the row as it is inside the transaction: still being renamed to this name. */
+static int username_change(struct store *st, void *ctx)
+{
+	struct username_change *c = ctx;
+	int r = store_person_by_id_number(st, c->p->id_number, c->p);
+
+	if (r == 0 && strcmp(c->p->rename_to, c->to) != 0)
+		r = -ESTALE;
+	return r ? r : store_person_set_username(st, c->p, c->to);
+}
+
+/* The username, inside one transaction with its audit row. */
 static int save_username(struct store *st, struct person *p, const char *to, const struct store_audit *ev,
 			 char *err, size_t errlen)
 {
 	char result[2 * PERSON_USERNAME_MAX + 8];
 	struct store_audit e = *ev;
-	int r = store_begin(st);
+	struct username_change c = { p, to };
+	int r;
 
 	snprintf(result, sizeof(result), "%s -> %s", p->username, to);
 	e.person = p->rowid;
 	e.username = to;
 	e.result = result;
-	if (r == 0)
-		r = store_person_by_id_number(st, p->id_number, p);
-	if (r == 0 && strcmp(p->rename_to, to) != 0)
-		r = -ESTALE;
-	if (r == 0)
-		r = store_person_set_username(st, p, to);
-	if (r == 0)
-		r = audit_append(st, &e);
-	if (r == 0)
-		r = store_commit(st);
+	r = audit_change(st, LOG_NOTICE, &e, username_change, &c);
 	if (r) {
-		store_rollback(st);
 		snprintf(err, errlen, "the account files are renamed, but the database failed (%s)", store_errmsg(st));
 		return r;
 	}
-	audit_log(LOG_NOTICE, &e);
 	snprintf(p->username, sizeof(p->username), "%s", to);
 	p->rename_to[0] = '\0';
 	p->version++;

@@ -132,6 +132,20 @@ static int finish_pending_rename(struct ctl *c, struct person *p);
 /* One change of the row, deciding on it as it is inside the transaction. */
 typedef int row_fn(struct store *st, struct person *p, const void *arg);
 
+struct row_change {
+	struct person *p;
+	row_fn *fn;
+	const void *arg;
+};
+
+static int row_change(struct store *st, void *ctx)
+{
+	struct row_change *c = ctx;
+	int r = store_person_by_id_number(st, c->p->id_number, c->p);
+
+	return r ? r : c->fn(st, c->p, c->arg);
+}
+
 /* ... and, with event, the audit row of it in the same transaction: recorded exactly when it happened. */
 static int change_row_as(struct ctl *c, struct person *p, row_fn *fn, const void *arg, const char *event,
 			 const char *result)
@@ -140,22 +154,11 @@ static int change_row_as(struct ctl *c, struct person *p, row_fn *fn, const void
 		.event = event, .person = p->rowid, .username = p->username[0] ? p->username : NULL,
 		.service = "activatectl", .result = result,
 	};
-	int r = store_begin(c->st);
+	struct row_change change = { p, fn, arg };
+	int r = audit_change(c->st, LOG_NOTICE, event ? &ev : NULL, row_change, &change);
 
 	if (r == 0)
-		r = store_person_by_id_number(c->st, p->id_number, p);
-	if (r == 0)
-		r = fn(c->st, p, arg);
-	if (r == 0 && event)
-		r = audit_append(c->st, &ev);
-	if (r == 0)
-		r = store_commit(c->st);
-	if (r)
-		store_rollback(c->st);
-	else
 		p->version++;
-	if (r == 0 && event)
-		audit_log(LOG_NOTICE, &ev);
 	return r;
 }
 
@@ -242,6 +245,20 @@ static int lock_account(struct ctl *c, const struct person *p, bool lock, bool *
 	return 0;
 }
 
+/* The person of key, locked, as they are now, with a rename that was cut short finished: the lock, or -1. */
+static int open_person(struct ctl *c, const char *key, struct person *p)
+{
+	int lock;
+
+	if (ctl_find(c, key, p) != 0 || (lock = ctl_lock_person(c, p)) < 0)
+		return -1;
+	if (finish_pending_rename(c, p) != 0) {
+		close(lock);
+		return -1;
+	}
+	return lock;
+}
+
 /* Files first (locked at once), then the store: run again, it finishes what a cut left. */
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 {
@@ -251,12 +268,8 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 
 	if (argc != 2)
 		return ctl_usage("revoke");
-	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
+	if ((lock = open_person(c, argv[1], &p)) < 0)
 		return CTL_FAIL;
-	if (finish_pending_rename(c, &p) != 0) {
-		close(lock);
-		return CTL_FAIL;
-	}
 	was = p.state == PERSON_REVOKED;
 	if (keep_expiry(c, &p) != 0 || lock_account(c, &p, true, &account, &changed) != 0) {
 		close(lock);
@@ -296,12 +309,8 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 
 	if (argc != 2)
 		return ctl_usage("restore");
-	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
+	if ((lock = open_person(c, argv[1], &p)) < 0)
 		return CTL_FAIL;
-	if (finish_pending_rename(c, &p) != 0) {
-		close(lock);
-		return CTL_FAIL;
-	}
 	was = p.state == PERSON_REVOKED;
 	if (!was && !p.revoke_expire_set) {	/* nothing of a revoke left to undo */
 		close(lock);
