@@ -568,7 +568,7 @@ static int plan_ids(const struct logindefs *ld, struct files *fs, struct account
 	if (r)
 		snprintf(err, errlen, "the database: cannot record the intent (%s)", strerror(-r));
 	else
-		a->ids_known = true;
+		a->ids_known = a->chose_ids = true;
 	return r;
 }
 
@@ -1020,7 +1020,6 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 		       char *err, size_t errlen)
 {
 	struct provision_job job = { ld, a };
-	bool fresh = !a->ids_known;	/* ids chosen now: no home can be this activation's yet */
 	int r;
 
 	err[0] = '\0';
@@ -1035,7 +1034,7 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	if (r == 0)
 		r = with_files(cfg, run_provision, &job, err, errlen);
 	if (r == 0 && !a->system)
-		r = home_create(cfg, a->name, a->uid, a->gid, fresh, err, errlen);
+		r = home_create(cfg, a->name, a->uid, a->gid, a->chose_ids, err, errlen);	/* ids new: no home is ours yet */
 	return r;
 }
 

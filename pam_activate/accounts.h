@@ -20,6 +20,7 @@ struct account {
 	bool system;		/* a system account (SYS_UID_MIN..): no home, no groups,
 				   kept as it is if it exists */
 	bool ids_known;		/* in: uid and gid are the recorded intent's */
+	bool chose_ids;		/* out: this attempt chose them (and recorded the intent) */
 	uid_t uid;		/* in with ids_known, else out */
 	gid_t gid;
 	char home[4096];	/* out: as written in passwd */

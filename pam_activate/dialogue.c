@@ -368,7 +368,7 @@ static enum dialogue_outcome run_tries(struct dialogue *d, struct details *det)
 		int r = ask_details(d, det);
 
 		if (r == -ECONNABORTED) {
-			audit(d, LOG_NOTICE, "conversation", NULL, "aborted");
+			audit(d, LOG_NOTICE, "conversation", NULL, "aborted or timed out at the details");
 			return DIALOGUE_CONV_ERR;
 		}
 		if (r == 0 && throttled(d))

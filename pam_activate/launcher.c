@@ -370,7 +370,14 @@ static int map_outcome(pam_handle_t *pamh, const struct outcome *out)
 {
 	switch (out->code) {
 	case RELAY_MAXTRIES:
-		return PAM_MAXTRIES;
+		/*
+		 * Not PAM_MAXTRIES: after it sshd offers no method at all for the
+		 * connection, and ssh falls back to password prompts where a
+		 * student types a PIN or a password (PuTTY: "No supported
+		 * authentication methods"). A failure lets the client try again.
+		 */
+		pam_syslog(pamh, LOG_NOTICE, "max_tries failed verifications in this dialogue");
+		return PAM_AUTH_ERR;
 	case RELAY_CONV_ERR:
 		return PAM_CONV_ERR;
 	case RELAY_UNAVAILABLE:

@@ -417,15 +417,15 @@ static bool id_held(unsigned long id, void *ctx)
 	return held;
 }
 
-/*
- * active, the PIN spent: only while this is still the person's intent and
- * PIN, unspent; the audit row in the same transaction.
- */
 static int activate_change(struct store *st, void *p)
 {
 	return store_person_activate(st, p);
 }
 
+/*
+ * active, the PIN spent: only while this is still the person's intent and
+ * PIN, unspent; the audit row in the same transaction.
+ */
 static int activate(struct dialogue *d, struct person *p)
 {
 	struct store_audit ev = event_of(d, "activated", p, "ok");
@@ -497,6 +497,24 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 }
 
 /* The PIN spent for a new password (or given back), and the audit row of it, in one transaction. */
+/* A dialogue that ended at a prompt (cut off, timed out, or the person gave up): in the audit trail, with the step. */
+static enum dialogue_outcome ended_at(struct dialogue *d, const struct person *p, const char *step)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "aborted or timed out at %s", step);
+	audit(d, LOG_NOTICE, "conversation", p, why);
+	return DIALOGUE_CONV_ERR;
+}
+
+/* No password after PASSWORD_TRIES refusals: said, and recorded. */
+static enum dialogue_outcome no_password(struct dialogue *d, const struct person *p)
+{
+	audit(d, LOG_NOTICE, "password", p, "none chosen");
+	conv_error(d->conv, _("No password was chosen. Nothing was used up: you can try again."));
+	return DIALOGUE_DENIED;
+}
+
 static int spend_change(struct store *st, void *p)
 {
 	return store_person_spend_pin(st, p, true);
@@ -533,11 +551,9 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	int r = choose_password(d, p, s);
 
 	if (r == -ECONNABORTED)
-		return DIALOGUE_CONV_ERR;
-	if (r) {
-		conv_error(d->conv, _("No password was chosen. Nothing was used up: you can try again."));
-		return DIALOGUE_DENIED;
-	}
+		return ended_at(d, p, "the new password");
+	if (r)
+		return no_password(d, p);
 	r = logindefs_read(d->cfg->sysroot, &ld, err, sizeof(err));
 	if (r == 0 && (r = password_hash(d->cfg, &ld, s->password, s->hash, sizeof(s->hash))) != 0)
 		snprintf(err, sizeof(err), "password hash: method not available");
@@ -565,8 +581,9 @@ static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct 
 	int r = p->state == PERSON_PENDING ? accept_terms(d, p, s) : 0;
 
 	if (r == -ECONNABORTED)
-		return DIALOGUE_CONV_ERR;
+		return ended_at(d, p, "the terms");
 	if (r == -EPERM) {
+		audit(d, LOG_NOTICE, "terms", p, "declined");
 		conv_error(d->conv, _("You did not accept the terms of use, so nothing was changed."));
 		return DIALOGUE_DENIED;
 	}
@@ -581,11 +598,9 @@ static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct 
 	conv_info(d->conv, _("Your username will be %s."), p->username);
 	r = choose_password(d, p, s);
 	if (r == -ECONNABORTED)
-		return DIALOGUE_CONV_ERR;
-	if (r) {
-		conv_error(d->conv, _("No password was chosen. Nothing was used up: you can try again."));
-		return DIALOGUE_DENIED;
-	}
+		return ended_at(d, p, "the password");
+	if (r)
+		return no_password(d, p);
 	return create(d, p, s);
 }
 

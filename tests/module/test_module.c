@@ -440,7 +440,7 @@ static void test_each_wrong_detail_alone(void **state)
 		struct script s = SCRIPT(cases[i][0], cases[i][1], cases[i][2]);
 		const char *msg;
 
-		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_MAXTRIES);
+		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
 		expect_log(&s, "do not match our records");
 		msg = strstr(s.log, "[error]");
 		if (!first[0])
@@ -528,7 +528,7 @@ static void test_throttle_by_rhost(void **state)
 	for (int i = 0; i < 3; i++) {
 		struct script s = SCRIPT("1009", "5001", "11111111");
 
-		assert_int_equal(authenticate("activate", "activate", "198.51.100.7", &s), PAM_MAXTRIES);
+		assert_int_equal(authenticate("activate", "activate", "198.51.100.7", &s), PAM_AUTH_ERR);
 	}
 	{
 		struct script s = SCRIPT("1001", "5001", "11111111");
@@ -551,7 +551,7 @@ static void test_max_tries(void **state)
 
 	(void)state;
 	write_conf("max_tries = 3\nmax_attempts = 10\n");
-	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_MAXTRIES);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
 	expect_log(&s, "Tries left: 2.");
 	expect_log(&s, "Tries left: 1.");
 	expect_log(&s, "Too many failed attempts in this session.");
@@ -586,7 +586,7 @@ static void test_bad_replies(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct script s = SCRIPT(bad[i]);
 
-		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_MAXTRIES);
+		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
 		expect_log(&s, strcmp(bad[i], R_BIG) ? "type digits 0-9 only" : "too long");
 	}
 	assert_int_equal(sql_int("SELECT sum(failures + total_failures) FROM person"), 0);
@@ -835,6 +835,37 @@ static void test_refused_password_reason_is_words(void **state)
 	expect_log(&s, "The password contains");
 }
 
+/* Every way a dialogue ends is in the audit trail, with the step it ended at. */
+static void test_every_outcome_audited(void **state)
+{
+	struct script gone = SCRIPT("1001", "5001", "11111111");	/* the script runs out at the password */
+	struct script weak = ACTIVATE("1008", "5008", "88888888", "abc", "abc", "abc");
+	char extra[PATH_MAX + 64];
+
+	(void)state;
+	authenticate("activate", "activate", NULL, &gone);
+	authenticate("activate", "activate", NULL, &weak);
+	expect_log(&weak, "No password was chosen.");
+	put("etc/terms.txt", "Be nice.\n", 0644);
+	snprintf(extra, sizeof(extra), "terms_file = %s/root/etc/terms.txt\n", sandbox);
+	write_conf(extra);
+	{
+		struct script no = ACTIVATE("1003", "5003", "33333333", "no");
+		struct script cut = SCRIPT("1007", "5007", "77777777");
+
+		sql("UPDATE person SET fee_paid_on = '2026-08-14' WHERE id_number = '1003'");
+		sql("UPDATE person SET pin_expires = 4000000000 WHERE id_number = '1007'");
+		authenticate("activate", "activate", NULL, &no);
+		authenticate("activate", "activate", NULL, &cut);
+	}
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'conversation' AND "
+				 "result = 'aborted or timed out at the password' AND username = 'olanordm'"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'password' AND result = 'none chosen'"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'terms' AND result = 'declined'"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'conversation' AND "
+				 "result = 'aborted or timed out at the terms'"), 1);
+}
+
 static void test_on_success_login(void **state)
 {
 	struct script s = ACTIVATE("1002", "5002", "22222222", "2", "x");
@@ -915,7 +946,7 @@ static void test_norwegian(void **state)
 		rc_wrong = authenticate("activate-faults", "activate", NULL, &wrong);
 		rc = authenticate("activate-faults", "activate", NULL, &s);
 		unsetenv("LANG");
-		assert_int_equal(rc_wrong, PAM_MAXTRIES);	/* max_tries = 1 */
+		assert_int_equal(rc_wrong, PAM_AUTH_ERR);	/* max_tries = 1: a failure, never PAM_MAXTRIES */
 		expect_log(&wrong, "Aktivering av konto. Du trenger ID-nummeret");
 		expect_log(&wrong, "[prompt] ID-nummer: ");
 		expect_log(&wrong, "[prompt] Studentnummer: ");
@@ -2169,6 +2200,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_new_pin_sets_a_new_password, reset),
 		cmocka_unit_test_setup(test_own_password_policy, reset),
 		cmocka_unit_test_setup(test_refused_password_reason_is_words, reset),
+		cmocka_unit_test_setup(test_every_outcome_audited, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),
