@@ -23,7 +23,7 @@
 #define ACTIVATE_PEPPER "/etc/security/activate.pepper"
 #endif
 
-enum key_type { K_TEXT, K_PATH, K_OPTPATH, K_UINT, K_MODE, K_BOOL, K_ENUM };
+enum key_type { K_TEXT, K_PATH, K_OPTPATH, K_UINT, K_MODE, K_BOOL, K_ENUM, K_LANG };
 
 struct key {
 	const char *name;
@@ -43,6 +43,7 @@ static const char *const cost_names[] = { "min", "interactive", "moderate", NULL
 
 static const struct key keys[] = {
 	TEXT(trigger_user, K_TEXT),
+	TEXT(language, K_LANG),
 	TEXT(database, K_PATH),
 	TEXT(pepper_file, K_PATH),
 	TEXT(sysroot, K_PATH),
@@ -190,6 +191,11 @@ static int set_text(const struct key *k, char *dst, const char *value, char *err
 	}
 	if (k->type == K_PATH && len == 0) {
 		snprintf(err, errlen, "%s: must not be empty", k->name);
+		return -EINVAL;
+	}
+	if (k->type == K_LANG && (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-") != len ||
+				  strstr(value, ".."))) {
+		snprintf(err, errlen, "%s: a language or locale name, such as nb or nb_NO.UTF-8", k->name);
 		return -EINVAL;
 	}
 	memcpy(dst, value, len + 1);

@@ -20,6 +20,7 @@ enum config_hash_cost { CONFIG_COST_MIN, CONFIG_COST_INTERACTIVE, CONFIG_COST_MO
 
 struct config {
 	char trigger_user[CONFIG_TEXT_MAX];
+	char language[CONFIG_TEXT_MAX];	/* empty: the caller's */
 	char database[CONFIG_PATH_MAX];
 	char pepper_file[CONFIG_PATH_MAX];
 	char sysroot[CONFIG_PATH_MAX];

@@ -188,6 +188,23 @@ static void set_language(void)
 		setenv("LANGUAGE", want, 0);
 }
 
+/*
+ * The service's language (language = nb): sshd empties the environment of
+ * its PAM child, so over SSH this is the only way the dialogue is not in
+ * English. LANGUAGE picks the catalogue; the locale only needs UTF-8.
+ */
+static void service_language(const char *language)
+{
+	char name[CONFIG_TEXT_MAX];
+
+	if (!language[0])
+		return;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(language, ".@"), language);	/* nb_NO.UTF-8: nb_NO */
+	setenv("LANGUAGE", name, 1);
+	if (setlocale(LC_ALL, language) == NULL)
+		setlocale(LC_ALL, "C.UTF-8");
+}
+
 static int is_seqpacket(int fd)
 {
 	int type = 0;
@@ -222,6 +239,7 @@ int main(int argc, char **argv)
 		unload(&s);
 		return 1;
 	}
+	service_language(s.cfg.language);
 	if (a.check)
 		rc = 0;
 	else if (!is_seqpacket(0)) {

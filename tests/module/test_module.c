@@ -927,6 +927,21 @@ static void test_terms_of_use(void **state)
  * helper's locale directory is the build tree. The second name is one no
  * host has generated: the helper falls back to C.UTF-8 with LANGUAGE.
  */
+/* language = nb: Norwegian whatever the caller's environment says (sshd empties it). */
+static void test_language_from_the_service(void **state)
+{
+	struct script s = SCRIPT("1001", "5001", "99999999");
+
+	(void)state;
+	write_conf("language = nb\n");
+	unsetenv("LANG");
+	setenv("LC_ALL", "C", 1);
+	authenticate("activate-faults", "activate", NULL, &s);
+	unsetenv("LC_ALL");
+	expect_log(&s, "[prompt] ID-nummer: ");
+	expect_log(&s, "Opplysningene du ga, stemmer ikke med det vi har registrert.");
+}
+
 static void test_norwegian(void **state)
 {
 	static const char *const locales[] = { "nb_NO.UTF-8", "nb_NO.UTF-8@never-generated" };
@@ -2205,6 +2220,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),
 		cmocka_unit_test_setup(test_norwegian, reset),
+		cmocka_unit_test_setup(test_language_from_the_service, reset),
 		cmocka_unit_test_setup(test_skel_links_fifos_and_hard_links, reset),
 		cmocka_unit_test_setup(test_uid_range_exhausted, reset),
 		cmocka_unit_test_setup(test_interrupted_then_finished, reset),

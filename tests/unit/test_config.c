@@ -148,7 +148,7 @@ static void test_defaults_round_trip(void **state)
 	assert_non_null(f);
 #define S(k) fprintf(f, #k " = %s\n", d.k)
 #define U(k) fprintf(f, #k " = %u\n", d.k)
-	S(trigger_user); S(database); S(pepper_file); S(sysroot); S(run_dir);
+	S(trigger_user); S(language); S(database); S(pepper_file); S(sysroot); S(run_dir);
 	fprintf(f, "on_success = %s\n", config_on_success_name(d.on_success));
 	U(max_tries); U(max_attempts); U(lock_time); U(lock_time_max); U(max_total_failures);
 	U(throttle_failures); U(throttle_window); U(pin_length); U(pin_ttl_days);
