@@ -74,6 +74,17 @@ name="sshd: keyboard-interactive is for the trigger user only"
 check sshx nokbdint olduser
 name="sshd: a password-only client fails closed"
 check sshx passwordonly
+# The build's helper looks for catalogues where it will be installed ($prefix/share/locale):
+# there, in this namespace only, a tmpfs with the build's Norwegian one. (Under make
+# distcheck the prefix is a directory of the build that does not exist yet.)
+prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
+mkdir -p "$prefix/share" && mount -t tmpfs tmpfs "$prefix/share" && mkdir -p "$prefix/share/locale/nb/LC_MESSAGES" &&
+	cp "$build/po/nb/LC_MESSAGES/pam_activate.mo" "$prefix/share/locale/nb/LC_MESSAGES/" ||
+	bad "the Norwegian catalogue in a private $prefix/share"
+sed -i "s|^auth \[success=done ignore=ignore default=die\] $so $args|& language=nb|" /etc/pam.d/sshd
+name="sshd: language=nb on the pam.d line: a Norwegian dialogue, its letters intact"
+check sshx norsk 4003 8003 00000000
+sed -i "s| language=nb||" /etc/pam.d/sshd
 name="sshd: the trigger user never gets a session"
 check bash -c "! grep -q 'Accepted .* for activate ' '$work/sshd.log'"
 
