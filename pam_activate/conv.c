@@ -73,6 +73,7 @@ static int relay_working(struct conv *c)
 
 void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeout, unsigned dialogue_timeout)
 {
+	c->last_error[0] = '\0';
 	r->reply_ms = (int)reply_timeout * 1000;
 	r->deadline_ms = now_ms() + (long long)dialogue_timeout * 1000;
 	c->prompt = relay_prompt;
@@ -96,6 +97,8 @@ static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap)
 	char text[CONV_REPLY_MAX];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
+	if (error)
+		memcpy(c->last_error, text, sizeof(text));
 	return c->message(c, error, text);
 }
 

@@ -23,6 +23,7 @@ struct conv {
 	/* Say that slow work without a prompt follows (may be NULL). */
 	int (*working)(struct conv *c);
 	void *ctx;
+	char last_error[CONV_REPLY_MAX];	/* the last error message shown, for the closing prompt */
 };
 
 /*

@@ -384,12 +384,40 @@ static enum dialogue_outcome run_tries(struct dialogue *d, struct details *det)
 	return DIALOGUE_MAXTRIES;
 }
 
-enum dialogue_outcome dialogue_run(struct dialogue *d)
+/* The longest prefix of text that fits size - 1 bytes and ends between UTF-8 characters. */
+static size_t utf8_fit(const char *text, size_t size)
+{
+	size_t n = strlen(text);
+
+	if (n < size)
+		return n;
+	n = size - 1;
+	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/*
+ * A failure ends with a prompt that carries it: messages after the last
+ * prompt are lost in some clients (ssh -q, sshd's final instruction,
+ * greeters that restart at once), a prompt's own text is not.
+ */
+static void closing_prompt(struct dialogue *d)
+{
+	char text[CONV_REPLY_MAX], reply[CONV_REPLY_MAX + 1];
+	const char *end = _("Press Enter to close: ");
+	size_t room = sizeof(text) - strlen(end) - 1, n = utf8_fit(d->conv->last_error, room);
+
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)n, d->conv->last_error, n ? " " : "", end);
+	conv_prompt(d->conv, true, text, reply, sizeof(reply));
+	sodium_memzero(reply, sizeof(reply));
+}
+
+static enum dialogue_outcome run_dialogue(struct dialogue *d)
 {
 	struct details *det;
 	enum dialogue_outcome out;
 
-	d->username[0] = '\0';
 	if (conv_info(d->conv, _("Account activation. You need the ID number from your e-mail, "
 				 "your student number and your PIN code.")) != 0)
 		return DIALOGUE_CONV_ERR;
@@ -400,5 +428,17 @@ enum dialogue_outcome dialogue_run(struct dialogue *d)
 		return unavailable(d);
 	out = run_tries(d, det);
 	secret_free(det);
+	return out;
+}
+
+enum dialogue_outcome dialogue_run(struct dialogue *d)
+{
+	enum dialogue_outcome out;
+
+	d->username[0] = '\0';
+	d->conv->last_error[0] = '\0';
+	out = run_dialogue(d);
+	if (out != DIALOGUE_ACTIVATED && out != DIALOGUE_CONV_ERR)
+		closing_prompt(d);
 	return out;
 }

@@ -154,6 +154,7 @@ expect {
 	-re {Your username is ([a-z0-9_-]+)\. Type it and press Enter to finish: } {
 		send -- "$expect_out(1,string)\r"; exp_continue
 	}
+	"Press Enter to close: " { send "\r"; exp_continue }
 	timeout { puts "\n\[dialogue timed out\]"; exec kill -9 [exp_pid]; wait; exit 124 }
 	eof
 }

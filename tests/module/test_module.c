@@ -535,7 +535,9 @@ static void test_throttle_by_rhost(void **state)
 
 		assert_int_equal(authenticate("activate", "activate", "198.51.100.7", &s), PAM_AUTH_ERR);
 		expect_log(&s, "from your network address");
-		expect_no_log(&s, "[prompt]");
+		expect_no_log(&s, "[prompt] ID number");	/* not asked for anything... */
+		expect_log(&s, "[prompt] Too many failed attempts from your network address. Try again later. "
+			   "Press Enter to close: ");	/* ...and the reason stays on screen */
 	}
 	{	/* another host is not held back */
 		struct script s = SCRIPT("1001", "5001", "11111111");
@@ -833,6 +835,24 @@ static void test_refused_password_reason_is_words(void **state)
 		if ((unsigned char)*c < ' ' || (unsigned char)*c > '~')
 			fail_msg("the reason has a byte 0x%02x:\n%s", (unsigned char)*c, s.log);
 	expect_log(&s, "The password contains");
+}
+
+/*
+ * A failure ends with a prompt that carries it (text after the last prompt
+ * is lost under ssh -q and in greeters); a success ends with the
+ * username's type-back prompt, as before.
+ */
+static void test_failure_ends_with_a_prompt_that_says_it(void **state)
+{
+	struct script wrong = SCRIPT("1001", "5001", "99999999", "");
+	struct script fee = SCRIPT("1003", "5003", "33333333", "");
+
+	(void)state;
+	authenticate("activate", "activate", NULL, &wrong);
+	expect_log(&wrong, "[prompt] Too many failed attempts in this session. Press Enter to close: ");
+	authenticate("activate", "activate", NULL, &fee);
+	expect_log(&fee, "[prompt] Your semester fee is not registered yet. A payment can take up to three "
+		   "business days to register; try again when it has. Press Enter to close: ");
 }
 
 /* Every way a dialogue ends is in the audit trail, with the step it ended at. */
@@ -2216,6 +2236,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_own_password_policy, reset),
 		cmocka_unit_test_setup(test_refused_password_reason_is_words, reset),
 		cmocka_unit_test_setup(test_every_outcome_audited, reset),
+		cmocka_unit_test_setup(test_failure_ends_with_a_prompt_that_says_it, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),
