@@ -151,7 +151,7 @@ expect {
 	"PIN code: " { send -- "$pin\r"; exp_continue }
 	"Type yes to accept the terms of use: " { send "yes\r"; exp_continue }
 	"Type the number of a suggestion, or a password of your own: " { send "1\r"; exp_continue }
-	-re {Your username is ([a-z0-9_-]+)\. Type it and press Enter to finish: } {
+	-re {Your username is ([a-z0-9_-]+)\. Type it and press Enter[^:]*: } {
 		send -- "$expect_out(1,string)\r"; exp_continue
 	}
 	"Press Enter to close: " { send "\r"; exp_continue }
