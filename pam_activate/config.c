@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "network.h"
 #include "text.h"
 
 #ifndef ACTIVATE_DB
@@ -23,7 +24,7 @@
 #define ACTIVATE_PEPPER "/etc/security/activate.pepper"
 #endif
 
-enum key_type { K_TEXT, K_PATH, K_OPTPATH, K_UINT, K_MODE, K_BOOL, K_ENUM, K_LANG };
+enum key_type { K_TEXT, K_PATH, K_OPTPATH, K_UINT, K_MODE, K_BOOL, K_ENUM, K_LANG, K_NETS };
 
 struct key {
 	const char *name;
@@ -56,6 +57,7 @@ static const struct key keys[] = {
 	UINT(max_total_failures, 1, 1000000),
 	UINT(throttle_failures, 1, 1000000),
 	UINT(throttle_window, 1, 7 * 86400),
+	TEXT(throttle_networks, K_NETS),
 	UINT(pin_length, 6, 32),
 	UINT(pin_ttl_days, 1, 3650),
 	ENUM(pin_hash_cost, cost_names),
@@ -191,6 +193,13 @@ static int set_text(const struct key *k, char *dst, const char *value, char *err
 	}
 	if (k->type == K_PATH && len == 0) {
 		snprintf(err, errlen, "%s: must not be empty", k->name);
+		return -EINVAL;
+	}
+	if (k->type == K_NETS && network_list_check(value, err, errlen) != 0) {
+		char why[CONFIG_ERROR_MAX];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "%s: %s", k->name, why);
 		return -EINVAL;
 	}
 	if (k->type == K_LANG && (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-") != len ||

@@ -33,6 +33,7 @@ struct config {
 	unsigned max_total_failures;
 	unsigned throttle_failures;
 	unsigned throttle_window;
+	char throttle_networks[CONFIG_LINE_MAX];	/* NET/BITS=LIMIT|none, ...: lab and NAT networks */
 	unsigned pin_length;
 	unsigned pin_ttl_days;
 	int pin_hash_cost;

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "dialogue.h"
 #include "i18n.h"
+#include "network.h"
 #include "provision.h"
 #include "secret.h"
 #include "slot.h"
@@ -208,15 +209,20 @@ static int count_success(struct dialogue *d, struct person *p)
 	return r;
 }
 
+/* An address with too many failures in the window; a lab or NAT network has its own limit, or none. */
 static bool throttled(struct dialogue *d)
 {
-	unsigned n = 0;
+	unsigned n = 0, limit;
+	bool unlimited;
 
 	if (!d->rhost[0])
 		return false;
+	network_limit(d->cfg->throttle_networks, d->rhost, d->cfg->throttle_failures, &limit, &unlimited);
+	if (unlimited)
+		return false;
 	if (store_throttle_count(d->st, d->rhost, (int64_t)time(NULL) - d->cfg->throttle_window, &n) != 0)
 		return true;	/* fail closed */
-	return n >= d->cfg->throttle_failures;
+	return n >= limit;
 }
 
 static void say_locked(struct dialogue *d, const struct person *p)

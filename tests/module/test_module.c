@@ -547,6 +547,34 @@ static void test_throttle_by_rhost(void **state)
 	}
 }
 
+/* A lab network has its own limit (or none); an address outside it still meets throttle_failures. */
+static void test_throttle_networks(void **state)
+{
+	static const char *const outside = "203.0.113.9", *const lab = "10.20.3.4", *const nat = "2001:db8:1::5";
+
+	(void)state;
+	write_conf("throttle_failures = 2\nthrottle_networks = 10.20.0.0/16=5, 2001:db8:1::/48=none\n");
+	for (int i = 0; i < 4; i++) {
+		struct script a = SCRIPT("1009", "5001", "11111111"), b = SCRIPT("1009", "5001", "11111111");
+		struct script c = SCRIPT("1009", "5001", "11111111");
+
+		authenticate("activate", "activate", outside, &a);
+		authenticate("activate", "activate", lab, &b);
+		authenticate("activate", "activate", nat, &c);
+		if (i >= 2)
+			expect_log(&a, "from your network address");
+		expect_no_log(&b, "from your network address");	/* 4 of its 5 */
+		expect_no_log(&c, "from your network address");
+	}
+	{
+		struct script b = SCRIPT("1009", "5001", "11111111"), b2 = SCRIPT("1009", "5001", "11111111");
+
+		authenticate("activate", "activate", lab, &b);
+		authenticate("activate", "activate", lab, &b2);
+		expect_log(&b2, "from your network address");	/* the lab's own limit, reached */
+	}
+}
+
 static void test_max_tries(void **state)
 {
 	struct script s = SCRIPT("1001", "5001", "1", "1001", "5001", "2", "1001", "5001", "3");
@@ -2221,6 +2249,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_unlock_with_activatectl, reset),
 		cmocka_unit_test_setup(test_throttle_by_rhost, reset),
 		cmocka_unit_test_setup(test_max_tries, reset),
+		cmocka_unit_test_setup(test_throttle_networks, reset),
 		cmocka_unit_test_setup(test_pin_spent_after_max_total_failures, reset),
 		cmocka_unit_test_setup(test_bad_replies, reset),
 		cmocka_unit_test_setup(test_reply_with_nul_is_cut_there, reset),

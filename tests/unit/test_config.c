@@ -13,6 +13,7 @@
 
 #include "testutil.h"
 #include "config.h"
+#include "network.h"
 
 /* The build passes these to config.c and to us alike; same fallbacks as config.c. */
 #ifndef ACTIVATE_DB
@@ -151,7 +152,7 @@ static void test_defaults_round_trip(void **state)
 	S(trigger_user); S(language); S(database); S(pepper_file); S(sysroot); S(run_dir);
 	fprintf(f, "on_success = %s\n", config_on_success_name(d.on_success));
 	U(max_tries); U(max_attempts); U(lock_time); U(lock_time_max); U(max_total_failures);
-	U(throttle_failures); U(throttle_window); U(pin_length); U(pin_ttl_days);
+	U(throttle_failures); U(throttle_window); S(throttle_networks); U(pin_length); U(pin_ttl_days);
 	fprintf(f, "pin_hash_cost = %s\n", config_cost_name(d.pin_hash_cost));
 	U(max_concurrent_hashes); U(reply_timeout); U(dialogue_timeout); U(id_number_max_length); U(student_number_max_length);
 	S(username_format); U(username_max_length); S(reserved_usernames); S(terms_file);
@@ -319,6 +320,11 @@ static void test_file_errors(void **state)
 		{ "number 5 5", T("max_tries = 5 5\n"), 1, "max_tries: '5 5' is not a whole number" },
 		{ "number empty", T("max_tries =\n"), 1, "max_tries: '' is not a whole number" },
 		{ "max_tries 0", T("max_tries = 0\n"), 1, "max_tries: must be between 1 and 100" },
+		{ "network", T("throttle_networks = 10.0.0.0/8=200, lab=3\n"), 1, "throttle_networks: 'lab=3': expected" },
+		{ "network bits", T("throttle_networks = 10.0.0.0/33=5\n"), 1, "throttle_networks: '10.0.0.0/33=5'" },
+		{ "network limit", T("throttle_networks = 10.0.0.0/8=0\n"), 1, "throttle_networks: '10.0.0.0/8=0'" },
+		{ "network no limit", T("throttle_networks = 2001:db8::/32\n"), 1, "throttle_networks: '2001:db8::/32'" },
+		{ "language", T("language = ../../etc\n"), 1, "language: a language or locale name" },
 		{ "max_tries 101", T("max_tries = 101\n"), 1, "max_tries: must be between 1 and 100" },
 		{ "2^32 + 1", T("max_tries = 4294967297\n"), 1, "max_tries: must be between 1 and 100" },
 		{ "overflow", T("max_tries = 99999999999999999999999\n"), 1, "max_tries: must be between" },
@@ -555,9 +561,33 @@ static void test_args_length(void **state)
 	assert_contains("overlong argument", err, "argument longer than 4096 bytes");
 }
 
+/* Which network holds an address, at bit boundaries that are not byte boundaries too. */
+static void test_network_limits(void **state)
+{
+	static const char list[] = "10.20.16.0/20=7 192.0.2.1=none, 0.0.0.0/0=50 2001:db8:1:8000::/49=9";
+	static const struct { const char *host; unsigned limit; bool none; } cases[] = {
+		{ "10.20.31.255", 7, false }, { "10.20.32.0", 50, false }, { "10.20.15.255", 50, false },
+		{ "192.0.2.1", 0, true }, { "192.0.2.2", 50, false },
+		{ "2001:db8:1:8000::1", 9, false }, { "2001:db8:1:7fff::1", 3, false }, { "::1", 3, false },
+		{ "login.example.edu", 3, false }, { "", 3, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned limit = 0;
+		bool none = true;
+
+		network_limit(list, cases[i].host, 3, &limit, &none);
+		if (none != cases[i].none || (!none && limit != cases[i].limit))
+			fail_msg("%s: limit %u none %d, want %u %d", cases[i].host, limit, none, cases[i].limit,
+				 cases[i].none);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_network_limits),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_defaults_round_trip),
 		cmocka_unit_test(test_shipped_conf_documents_every_key),
