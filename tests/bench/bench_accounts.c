@@ -13,31 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "accounts.h"
 #include "config.h"
 #include "logindefs.h"
 #include "password.h"
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* The floor: for passwd, shadow and group, a copy written, fsynced and renamed over. */
 static void floor_once(int etc)
@@ -89,24 +69,24 @@ int main(int argc, char **argv)
 		double t0;
 
 		snprintf(name, sizeof(name), "bench%d", i);
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		if (accounts_provision(&cfg, &ld, &a, err, sizeof(err)) != 0) {
 			fprintf(stderr, "bench_accounts: %s\n", err);
 			return 1;
 		}
-		prov[i] = now_ms() - t0;
-		t0 = now_ms();
+		prov[i] = bench_now_ms() - t0;
+		t0 = bench_now_ms();
 		{
 			char hash[PASSWORD_HASH_MAX];
 
 			if (password_hash(&cfg, &ld, "correct-horse-battery-staple", hash, sizeof(hash)) != 0)
 				return 1;
 		}
-		pw[i] = now_ms() - t0;
-		t0 = now_ms();
+		pw[i] = bench_now_ms() - t0;
+		t0 = bench_now_ms();
 		floor_once(etc);
-		flo[i] = now_ms() - t0;
+		flo[i] = bench_now_ms() - t0;
 	}
-	printf("%.3f\n%.3f\n%.3f\n", median(prov, adds), median(flo, adds), median(pw, adds));
+	printf("%.3f\n%.3f\n%.3f\n", bench_median(prov, adds), bench_median(flo, adds), bench_median(pw, adds));
 	return 0;
 }

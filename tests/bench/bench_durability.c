@@ -13,22 +13,9 @@
 
 #include <sqlite3.h>
 
+#include "benchutil.h"
+
 #define COMMITS 6
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int run(sqlite3 *db, const char *sql)
 {
@@ -49,17 +36,16 @@ static double measure(const char *dir, const char *sync, int runs)
 	    run(db, "INSERT OR REPLACE INTO person VALUES (1, 0, 'x')"))
 		exit(1);
 	for (int i = 0; i < runs; i++) {
-		double t0 = now_ms();
+		double t0 = bench_now_ms();
 
 		for (int c = 0; c < COMMITS; c++)
 			if (run(db, "BEGIN IMMEDIATE") || run(db, "UPDATE person SET v = v + 1 WHERE id = 1") ||
 			    run(db, "COMMIT"))
 				exit(1);
-		t[i] = now_ms() - t0;
+		t[i] = bench_now_ms() - t0;
 	}
 	sqlite3_close(db);
-	qsort(t, (size_t)runs, sizeof(*t), cmp);
-	m = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
+	m = bench_median(t, runs);
 	free(t);
 	return m;
 }

@@ -14,26 +14,7 @@
 
 #include <security/pam_appl.h>
 
-static double now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "benchutil.h"
 
 struct answers {
 	const char *const *replies;
@@ -56,14 +37,14 @@ static double cycle(const char *confdir, const char *service, const char *user, 
 {
 	struct pam_conv c = { conv, a };
 	pam_handle_t *ph;
-	double t0 = now_us();
+	double t0 = (bench_now_ms() * 1e3);
 	int rc;
 
 	if (pam_start_confdir(service, user, &c, confdir, &ph) != PAM_SUCCESS)
 		exit(1);
 	rc = pam_authenticate(ph, PAM_SILENT);
 	pam_end(ph, rc);
-	return now_us() - t0;
+	return (bench_now_ms() * 1e3) - t0;
 }
 
 /*
@@ -81,10 +62,10 @@ static int ordinary(const char *confdir, int n, int rounds)
 			for (int s = 0; s < 3; s++)
 				t[s * n + i] = cycle(confdir, services[s], "ordinary", NULL);
 		for (int s = 0; s < 3; s++)
-			per[s * rounds + r] = median(t + s * n, n);
+			per[s * rounds + r] = bench_median(t + s * n, n);
 	}
 	for (int s = 0; s < 3; s++)
-		printf("%.2f\n", median(per + s * rounds, rounds));
+		printf("%.2f\n", bench_median(per + s * rounds, rounds));
 	free(t);
 	free(per);
 	return 0;
@@ -102,7 +83,7 @@ static int timing(const char *confdir, int n)
 		u[i] = cycle(confdir, "dialogue", "activate", &a);
 		w[i] = cycle(confdir, "dialogue", "activate", &b);
 	}
-	printf("%.0f\n%.0f\n", median(u, n), median(w, n));
+	printf("%.0f\n%.0f\n", bench_median(u, n), bench_median(w, n));
 	free(u);
 	free(w);
 	return 0;
@@ -122,7 +103,7 @@ static int full(const char *confdir, int n)
 		snprintf(pin, sizeof(pin), "500000%02d", i + 1);
 		t[i] = cycle(confdir, "full", "activate", &a);
 	}
-	printf("%.0f\n", median(t, n));
+	printf("%.0f\n", bench_median(t, n));
 	free(t);
 	return 0;
 }
