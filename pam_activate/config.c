@@ -80,6 +80,7 @@ static const struct key keys[] = {
 	TEXT(groups, K_TEXT),
 	TEXT(crypt_method, K_TEXT),
 	UINT(suggestions, 0, 9),
+	UINT(text_width, 0, 500),
 	TEXT(support_contact, K_TEXT),
 	TEXT(hook, K_OPTPATH),
 	{ "debug", K_BOOL, offsetof(struct config, debug), 0, 0, 0, NULL },

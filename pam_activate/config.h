@@ -56,6 +56,7 @@ struct config {
 	char groups[CONFIG_TEXT_MAX];
 	char crypt_method[CONFIG_TEXT_MAX];
 	unsigned suggestions;
+	unsigned text_width;
 	char support_contact[CONFIG_TEXT_MAX];
 	char hook[CONFIG_PATH_MAX];
 	bool debug;

@@ -13,6 +13,7 @@
 
 #include "conv.h"
 #include "relay.h"
+#include "text.h"
 
 static long long now_ms(void)
 {
@@ -74,6 +75,7 @@ static int relay_working(struct conv *c)
 void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeout, unsigned dialogue_timeout)
 {
 	c->last_error[0] = '\0';
+	c->width = 0;
 	r->reply_ms = (int)reply_timeout * 1000;
 	r->deadline_ms = now_ms() + (long long)dialogue_timeout * 1000;
 	c->prompt = relay_prompt;
@@ -89,7 +91,13 @@ int conv_working(struct conv *c)
 
 int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size)
 {
-	return c->prompt(c, echo, text, reply, size);
+	char wrapped[CONV_REPLY_MAX];
+
+	if (!c->width || strlen(text) >= sizeof(wrapped))
+		return c->prompt(c, echo, text, reply, size);
+	memcpy(wrapped, text, strlen(text) + 1);
+	text_wrap(wrapped, c->width);
+	return c->prompt(c, echo, wrapped, reply, size);
 }
 
 static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap)
@@ -99,6 +107,7 @@ static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	if (error)
 		memcpy(c->last_error, text, sizeof(text));
+	text_wrap(text, c->width);
 	return c->message(c, error, text);
 }
 

@@ -24,6 +24,7 @@ struct conv {
 	int (*working)(struct conv *c);
 	void *ctx;
 	char last_error[CONV_REPLY_MAX];	/* the last error message shown, for the closing prompt */
+	unsigned width;			/* wrap messages and prompts to this many characters; 0: not */
 };
 
 /*

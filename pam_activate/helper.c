@@ -158,6 +158,7 @@ static int run(const struct args *a, struct setup *s, int fd)
 	enum dialogue_outcome out;
 
 	conv_relay_init(&conv, &cr, s->cfg.reply_timeout, s->cfg.dialogue_timeout);
+	conv.width = s->cfg.text_width;
 	out = dialogue_run(&d);
 	send_result(fd, out, &d, &s->cfg);
 	return out == DIALOGUE_ACTIVATED ? 0 : 1;

@@ -132,3 +132,35 @@ bool text_is_date(const char *s)
 		return false;
 	return tm.tm_mday == d && tm.tm_mon == m - 1;
 }
+
+/* Characters (not bytes) in s[0..n). */
+static unsigned chars(const char *s, size_t n)
+{
+	unsigned c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return c;
+}
+
+void text_wrap(char *s, unsigned width)
+{
+	char *line = s, *space = NULL;
+
+	if (width == 0)
+		return;
+	for (char *p = s; *p; p++) {
+		if (*p == '\n') {
+			line = p + 1;
+			space = NULL;
+			continue;
+		}
+		if (*p == ' ')
+			space = p;
+		if (chars(line, (size_t)(p - line) + 1) > width && space && space >= line) {
+			*space = '\n';
+			line = space + 1;
+			space = NULL;
+		}
+	}
+}

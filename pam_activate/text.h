@@ -20,6 +20,13 @@ bool text_is_hostname(const char *s);
  */
 int text_check_utf8_printable(const char *s, size_t len);
 
+/*
+ * Wrap s in place to lines of at most width characters (UTF-8 counted as
+ * characters) by turning spaces into newlines; a word longer than width
+ * stays whole. Its length does not change. width 0: nothing.
+ */
+void text_wrap(char *s, unsigned width);
+
 /* True for a valid calendar date written YYYY-MM-DD. */
 bool text_is_date(const char *s);
 

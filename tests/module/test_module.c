@@ -883,6 +883,31 @@ static void test_failure_ends_with_a_prompt_that_says_it(void **state)
 		   "business days to register; try again when it has. Press Enter to close: ");
 }
 
+/* text_width = 40 (slick-greeter cuts lines at about 40): no line of the dialogue longer, words whole. */
+static void test_text_width(void **state)
+{
+	struct script s = SCRIPT("1003", "5003", "33333333", "");
+	const char *line;
+
+	(void)state;
+	write_conf("text_width = 40\n");
+	authenticate("activate", "activate", NULL, &s);
+	expect_log(&s, "Account activation. You need the ID\nnumber");
+	expect_log(&s, "Press Enter to close: ");
+	for (line = s.log; *line; ) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line), c = 0;
+
+		if (line[0] == '[')	/* the transcript's own tag: "[info] " */
+			n -= (size_t)(strchr(line, ']') - line) + 2, line = strchr(line, ']') + 2;
+		for (size_t i = 0; i < n; i++)
+			c += ((unsigned char)line[i] & 0xC0) != 0x80;
+		if (c > 40)
+			fail_msg("a line of %zu characters: %.*s", c, (int)n, line);
+		line += n + (nl != NULL);
+	}
+}
+
 /* Every way a dialogue ends is in the audit trail, with the step it ended at. */
 static void test_every_outcome_audited(void **state)
 {
@@ -2265,6 +2290,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_own_password_policy, reset),
 		cmocka_unit_test_setup(test_refused_password_reason_is_words, reset),
 		cmocka_unit_test_setup(test_every_outcome_audited, reset),
+		cmocka_unit_test_setup(test_text_width, reset),
 		cmocka_unit_test_setup(test_failure_ends_with_a_prompt_that_says_it, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "text.h"
@@ -235,9 +236,33 @@ static void test_is_date(void **state)
 				 cases[i].want ? "true" : "false");
 }
 
+/* Lines of at most width characters, at spaces; a longer word whole; characters, not bytes. */
+static void test_wrap(void **state)
+{
+	static const struct { const char *in; unsigned width; const char *out; } cases[] = {
+		{ "one two three four", 9, "one two\nthree\nfour" },
+		{ "one two three four", 0, "one two three four" },
+		{ "short", 40, "short" },
+		{ "a verylongwordindeed b", 5, "a\nverylongwordindeed\nb" },
+		{ "first line\nsecond line here", 11, "first line\nsecond line\nhere" },
+		{ "Gjenst\xc3\xa5" "ende fors\xc3\xb8" "k: 2.", 16, "Gjenst\xc3\xa5" "ende\nfors\xc3\xb8" "k: 2." },
+		{ "\xc3\xa5 \xc3\xa5 \xc3\xa5 \xc3\xa5", 3, "\xc3\xa5 \xc3\xa5\n\xc3\xa5 \xc3\xa5" },	/* characters, not bytes */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[128];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		text_wrap(buf, cases[i].width);
+		assert_string_equal(buf, cases[i].out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_is_digits),
 		cmocka_unit_test(test_is_hostname),
