@@ -626,37 +626,31 @@ int store_person_set_state(struct store *st, const struct person *p, int state)
 	return swapped(st, step_done(s));
 }
 
-int store_person_set_username(struct store *st, const struct person *p, const char *username)
+/* One text column of p (?2; NULL text: NULL), compare-and-swap on its version (?4). */
+static int set_text_swapped(struct store *st, enum stmt_id id, const struct person *p, const char *text)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_USERNAME];
+	sqlite3_stmt *s = st->stmt[id];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);	/* NULL binds NULL; "" stays "" */
 	sqlite3_bind_int64(s, 3, time(NULL));
 	sqlite3_bind_int64(s, 4, p->version);
 	return swapped(st, step_done(s));
+}
+
+int store_person_set_username(struct store *st, const struct person *p, const char *username)
+{
+	return set_text_swapped(st, ST_SET_USERNAME, p, username);
 }
 
 int store_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_REVOKE_EXPIRE];
-
-	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, expire, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 3, time(NULL));
-	sqlite3_bind_int64(s, 4, p->version);
-	return swapped(st, step_done(s));
+	return set_text_swapped(st, ST_SET_REVOKE_EXPIRE, p, expire);
 }
 
 int store_person_set_rename_to(struct store *st, const struct person *p, const char *username)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_RENAME_TO];
-
-	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_text_or_null(s, 2, username);
-	sqlite3_bind_int64(s, 3, time(NULL));
-	sqlite3_bind_int64(s, 4, p->version);
-	return swapped(st, step_done(s));
+	return set_text_swapped(st, ST_SET_RENAME_TO, p, username && username[0] ? username : NULL);
 }
 
 int store_person_foreach(struct store *st, int state,

@@ -56,7 +56,7 @@ static bool wait_helper_gone(void);
 static pid_t helper_pid(void);
 static void set_fault(const char *text);
 static void wait_paused(void);
-static pid_t fork_dialogue(const char *service, struct script *s, int *rc_out);
+static pid_t fork_dialogue(const char *service, struct script *s);
 static int child_rc(pid_t pid);
 
 static char sandbox[PATH_MAX], svcdir[PATH_MAX], conf[PATH_MAX], dbpath[PATH_MAX];
@@ -1446,7 +1446,7 @@ static void test_rename_and_revoke_mid_activation(void **state)
 
 		reset(NULL);
 		set_fault("pause:after-files");
-		dialogue = fork_dialogue("activate-faults", &s, NULL);
+		dialogue = fork_dialogue("activate-faults", &s);
 		wait_paused();
 		admin = ctl_in_background(commands[i]);
 		usleep(300000);	/* it is waiting for the person's lock now */
@@ -1778,11 +1778,10 @@ static void set_fault(const char *text)
 		unlink(path);
 }
 
-static pid_t fork_dialogue(const char *service, struct script *s, int *rc_out)
+static pid_t fork_dialogue(const char *service, struct script *s)
 {
 	pid_t pid = fork();
 
-	(void)rc_out;
 	if (pid == 0) {
 		int rc = try_authenticate(service, "activate", s);
 		char path[PATH_MAX];
@@ -1822,7 +1821,7 @@ static void test_one_pin_changes_the_password_once(void **state)
 		struct script a = SCRIPT("1001", "5001", pin, "Vesle-Troika-Maane-42", "Vesle-Troika-Maane-42", "x");
 
 		set_fault("pause:verified");
-		late = fork_dialogue("activate-faults", &b, NULL);
+		late = fork_dialogue("activate-faults", &b);
 		wait_paused();
 		assert_int_equal(authenticate("activate", "activate", NULL, &a), PAM_AUTH_ERR);
 		expect_log(&a, "Your new password is set.");
@@ -2063,7 +2062,7 @@ static void test_abandoned_dialogue_frees_the_person(void **state)
 
 	(void)state;
 	write_conf("reply_timeout = 1\n");
-	pid = fork_dialogue("activate", &walks_away, NULL);
+	pid = fork_dialogue("activate", &walks_away);
 	sleep(2);	/* at the password prompt since ~0.1 s; the helper gave up after 1 s */
 	assert_int_equal(authenticate("activate", "activate", NULL, &next), PAM_AUTH_ERR);
 	expect_no_log(&next, "already in progress");
@@ -2083,7 +2082,7 @@ static void test_sigterm_mid_commit_waits_for_consistent_point(void **state)
 
 	(void)state;
 	set_fault("pause:after-files");
-	child = fork_dialogue("activate-faults", &s, NULL);
+	child = fork_dialogue("activate-faults", &s);
 	wait_paused();
 	helper = helper_pid();
 	assert_true(helper > 0);
@@ -2131,7 +2130,7 @@ static void test_dialogue_timeout_frees_the_person(void **state)
 
 	(void)state;
 	write_conf("reply_timeout = 120\ndialogue_timeout = 1\n");
-	pid = fork_dialogue("activate", &slow, NULL);
+	pid = fork_dialogue("activate", &slow);
 	sleep(2);
 	write_conf(NULL);
 	assert_int_equal(authenticate("activate", "activate", NULL, &next), PAM_AUTH_ERR);
