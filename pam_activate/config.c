@@ -37,6 +37,7 @@ struct key {
 
 static const char *const on_success_names[] = { "deny", "login", NULL };
 static const char *const cost_names[] = { "min", "interactive", "moderate", NULL };
+static const char *const messages_names[] = { "each", "joined", NULL };
 
 #define TEXT(k, t) { #k, t, offsetof(struct config, k), sizeof(((struct config *)0)->k), 0, 0, NULL }
 #define UINT(k, lo, hi) { #k, K_UINT, offsetof(struct config, k), 0, lo, hi, NULL }
@@ -81,6 +82,7 @@ static const struct key keys[] = {
 	TEXT(crypt_method, K_TEXT),
 	UINT(suggestions, 0, 9),
 	UINT(text_width, 0, 500),
+	ENUM(messages, messages_names),
 	TEXT(support_contact, K_TEXT),
 	TEXT(hook, K_OPTPATH),
 	{ "debug", K_BOOL, offsetof(struct config, debug), 0, 0, 0, NULL },
@@ -410,6 +412,31 @@ int config_apply_args(struct config *cfg, int argc, const char *const *argv, cha
 const char *config_cost_name(int cost)
 {
 	return cost >= 0 && cost <= CONFIG_COST_MODERATE ? cost_names[cost] : "?";
+}
+
+/*
+ * Seen on Debian 12: sshd 9.2 ignores a changed PAM_USER (10.1 rejects it),
+ * lxdm starts the session as the user it asked for, sddm and xdm answer the
+ * dialogue with the typed name or password.
+ */
+int config_check_service(const struct config *cfg, const char *service, char *err, size_t errlen)
+{
+	static const char *const unsafe[] = { "sshd", "lxdm", "sddm", "xdm" };
+
+	if (cfg->on_success != CONFIG_ON_SUCCESS_LOGIN)
+		return 0;
+	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
+		if (strcmp(service, unsafe[i]) == 0) {
+			snprintf(err, errlen, "on_success=login cannot be safe for the %s service "
+				 "(it would not start the new user's session): use on_success=deny", service);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+const char *config_messages_name(int messages)
+{
+	return messages == CONFIG_MESSAGES_JOINED ? "joined" : "each";
 }
 
 const char *config_on_success_name(int on_success)

@@ -17,6 +17,7 @@
 
 enum config_on_success { CONFIG_ON_SUCCESS_DENY, CONFIG_ON_SUCCESS_LOGIN };
 enum config_hash_cost { CONFIG_COST_MIN, CONFIG_COST_INTERACTIVE, CONFIG_COST_MODERATE };
+enum config_messages { CONFIG_MESSAGES_EACH, CONFIG_MESSAGES_JOINED };
 
 struct config {
 	char trigger_user[CONFIG_TEXT_MAX];
@@ -57,6 +58,7 @@ struct config {
 	char crypt_method[CONFIG_TEXT_MAX];
 	unsigned suggestions;
 	unsigned text_width;
+	int messages;			/* each, or joined: one before each prompt */
 	char support_contact[CONFIG_TEXT_MAX];
 	char hook[CONFIG_PATH_MAX];
 	bool debug;
@@ -82,8 +84,15 @@ int config_apply_args(struct config *cfg, int argc, const char *const *argv,
 /* Set one key from text; err names the key on failure. */
 int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
+/*
+ * 0, or -EINVAL and why in err: on_success=login for a PAM service that
+ * ignores a changed PAM_USER (the session would start as the trigger user).
+ */
+int config_check_service(const struct config *cfg, const char *service, char *err, size_t errlen);
+
 /* Name of a hash cost or on_success value, for show/check output. */
 const char *config_cost_name(int cost);
 const char *config_on_success_name(int on_success);
+const char *config_messages_name(int messages);
 
 #endif

@@ -76,6 +76,9 @@ void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeou
 {
 	c->last_error[0] = '\0';
 	c->width = 0;
+	c->joined = false;
+	c->pending_error = false;
+	c->pending[0] = '\0';
 	r->reply_ms = (int)reply_timeout * 1000;
 	r->deadline_ms = now_ms() + (long long)dialogue_timeout * 1000;
 	c->prompt = relay_prompt;
@@ -89,26 +92,72 @@ int conv_working(struct conv *c)
 	return c->working ? c->working(c) : 0;
 }
 
+int conv_flush(struct conv *c)
+{
+	int r = c->pending[0] ? c->message(c, c->pending_error, c->pending) : 0;
+
+	sodium_memzero(c->pending, sizeof(c->pending));	/* suggested passwords pass through here */
+	c->pending_error = false;
+	return r;
+}
+
+/* One more line for the joined message; what would not fit in one goes out first. */
+static int pend(struct conv *c, bool error, const char *text)
+{
+	size_t have = strlen(c->pending), n = strlen(text);
+	int r = 0;
+
+	if (have && have + 1 + n >= sizeof(c->pending)) {
+		r = conv_flush(c);
+		have = 0;
+	}
+	if (r == 0 && n >= sizeof(c->pending))
+		return c->message(c, error, text);
+	if (r == 0) {
+		if (have)
+			c->pending[have++] = '\n';
+		memcpy(c->pending + have, text, n + 1);
+		c->pending_error |= error;
+	}
+	return r;
+}
+
+static int show(struct conv *c, bool error, const char *text)
+{
+	return c->joined ? pend(c, error, text) : c->message(c, error, text);
+}
+
 int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size)
 {
 	char wrapped[CONV_REPLY_MAX];
+	const char *shown = text;
+	size_t n = strlen(text);
+	int r = 0;
 
-	if (!c->width || strlen(text) >= sizeof(wrapped))
-		return c->prompt(c, echo, text, reply, size);
-	memcpy(wrapped, text, strlen(text) + 1);
-	text_wrap(wrapped, c->width);
-	return c->prompt(c, echo, wrapped, reply, size);
+	if (n < sizeof(wrapped)) {
+		memcpy(wrapped, text, n + 1);
+		text_wrap(wrapped, c->width);
+		shown = wrapped;
+	}
+	if (c->pending[0])
+		r = pend(c, false, shown);
+	if (r == 0)
+		r = conv_flush(c);
+	return r ? r : c->prompt(c, echo, shown, reply, size);
 }
 
 static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap)
 {
 	char text[CONV_REPLY_MAX];
+	int r;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	if (error)
 		memcpy(c->last_error, text, sizeof(text));
 	text_wrap(text, c->width);
-	return c->message(c, error, text);
+	r = show(c, error, text);
+	sodium_memzero(text, sizeof(text));
+	return r;
 }
 
 int conv_info(struct conv *c, const char *fmt, ...)

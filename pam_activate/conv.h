@@ -25,6 +25,9 @@ struct conv {
 	void *ctx;
 	char last_error[CONV_REPLY_MAX];	/* the last error message shown, for the closing prompt */
 	unsigned width;			/* wrap messages and prompts to this many characters; 0: not */
+	bool joined;			/* messages = joined: one message before each prompt */
+	bool pending_error;		/* joined: an error is among the pending messages */
+	char pending[CONV_REPLY_MAX];	/* joined: the messages not shown yet, one a line */
 };
 
 /*
@@ -44,7 +47,14 @@ void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeou
 /* Tell the module that work without prompts follows (it allows longer for the next frame). */
 int conv_working(struct conv *c);
 
+/*
+ * With joined set, messages wait and go out as one before the next prompt,
+ * ending with that prompt's own text: lightdm-gtk-greeter shows only the
+ * last message and hides the prompt's label while a message is up.
+ */
 int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t size);
+/* Show what joined messages still wait (the dialogue's end). */
+int conv_flush(struct conv *c);
 int conv_info(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int conv_error(struct conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -414,6 +414,9 @@ static void closing_prompt(struct dialogue *d)
 	const char *end = _("Press Enter to close: ");
 	size_t room = sizeof(text) - strlen(end) - 1, n = utf8_fit(d->conv->last_error, room);
 
+	if (d->conv->joined)
+		n = 0;	/* the error is in the message that goes out with this prompt */
+
 	snprintf(text, sizeof(text), "%.*s%s%s", (int)n, d->conv->last_error, n ? " " : "", end);
 	conv_prompt(d->conv, true, text, reply, sizeof(reply));
 	sodium_memzero(reply, sizeof(reply));
@@ -446,5 +449,6 @@ enum dialogue_outcome dialogue_run(struct dialogue *d)
 	out = run_dialogue(d);
 	if (out != DIALOGUE_ACTIVATED && out != DIALOGUE_CONV_ERR)
 		closing_prompt(d);
+	conv_flush(d->conv);
 	return out;
 }

@@ -105,6 +105,8 @@ static int load(const struct args *a, struct setup *s, char *err, size_t errlen)
 	r = config_load_file(&s->cfg, a->config, err, errlen);
 	if (r == 0)
 		r = config_apply_args(&s->cfg, a->nkv, (const char *const *)a->kv, err, errlen);
+	if (r == 0)
+		r = config_check_service(&s->cfg, a->service, err, errlen);
 	if (r == 0 && secret_init() != 0) {
 		snprintf(err, errlen, "libsodium failed to start");
 		r = -EIO;
@@ -159,6 +161,7 @@ static int run(const struct args *a, struct setup *s, int fd)
 
 	conv_relay_init(&conv, &cr, s->cfg.reply_timeout, s->cfg.dialogue_timeout);
 	conv.width = s->cfg.text_width;
+	conv.joined = s->cfg.messages == CONFIG_MESSAGES_JOINED;
 	out = dialogue_run(&d);
 	send_result(fd, out, &d, &s->cfg);
 	return out == DIALOGUE_ACTIVATED ? 0 : 1;

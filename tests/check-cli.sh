@@ -178,13 +178,31 @@ printf '# auth required pam_activate.so\n' >"$tmp/root/etc/pam.d/login"
 printf 'auth [success=done ignore=ignore default=die] pam_activate.so\n' >"$tmp/root/etc/pam.d/sshd"
 expect 1 check
 grep -q '^ok  .*PAM services using pam_activate.so: sshd$' "$tmp/out" || { echo "FAIL: check: PAM services"; fail=1; }
-grep -q '^FAIL .*no file in .*Match User activate' "$tmp/out" || { echo "FAIL: check: no sshd snippet"; fail=1; }
+grep -q '^FAIL .*no "Match User" line .* names activate ' "$tmp/out" || { echo "FAIL: check: no sshd snippet"; fail=1; }
 cp "${top_srcdir:-.}/conf/sshd_config-activate" "$tmp/root/etc/ssh/sshd_config.d/activate.conf"
 expect 1 check
-grep -q '^ok  .*sshd snippet for activate: activate.conf' "$tmp/out" || { echo "FAIL: check: sshd snippet"; fail=1; }
+grep -q '^ok  .*sshd Match User for activate: .*/activate.conf' "$tmp/out" || { echo "FAIL: check: sshd snippet"; fail=1; }
 printf 'Match User activate2\n\tKbdInteractiveAuthentication yes\n' >"$tmp/root/etc/ssh/sshd_config.d/activate.conf"
 expect 1 check
-grep -q '^FAIL .*no file in .*Match User activate' "$tmp/out" || { echo "FAIL: check took activate2 for activate"; fail=1; }
+grep -q '^FAIL .*no "Match User" line .* names activate ' "$tmp/out" || { echo "FAIL: check took activate2 for activate"; fail=1; }
+
+# a second trigger user on its own pam.d line (its own language): init makes it, check wants it in sshd's Match
+printf 'auth [success=done ignore=ignore default=die] /lib/security/pam_activate.so trigger_user=aktiver language=nb\n' \
+	>>"$tmp/root/etc/pam.d/sshd"
+expect 1 check
+grep -q '^FAIL .*trigger user aktiver in ' "$tmp/out" || { echo "FAIL: check: the second trigger user's absence"; fail=1; }
+expect 0 init
+grep -q '^aktiver:x:[0-9]*:[0-9]*:Account activation:[^:]*:/usr/sbin/nologin$' "$tmp/root/etc/passwd" ||
+	{ echo "FAIL: init did not make the trigger user of the pam.d line"; fail=1; }
+printf 'Match User activate2,activate\n\tKbdInteractiveAuthentication yes\n' >"$tmp/root/etc/ssh/sshd_config.d/activate.conf"
+expect 1 check
+grep -q '^ok  .*sshd Match User for activate: ' "$tmp/out" && grep -q '^FAIL .* names aktiver ' "$tmp/out" ||
+	{ echo "FAIL: check: a Match list"; sed 's/^/    /' "$tmp/out"; fail=1; }
+printf 'auth required pam_activate.so trigger_user=bad:name\n' >"$tmp/root/etc/pam.d/bad"
+expect 1 init
+grep -q "trigger user 'bad:name' (trigger_user" "$tmp/out" || { echo "FAIL: init took a bad trigger name"; fail=1; }
+grep -q '^bad' "$tmp/root/etc/passwd" && { echo "FAIL: a bad trigger name reached passwd"; fail=1; }
+rm "$tmp/root/etc/pam.d/bad"
 
 # a KEY that is one person's ID number and another's student number names neither
 printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on\n2,3,Kari,Lie,student,Maths,2026-08-14\n' \

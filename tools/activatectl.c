@@ -19,8 +19,10 @@
 #include "accounts.h"
 #include "audit.h"
 #include "ctl.h"
+#include "ctl_services.h"
 #include "logindefs.h"
 #include "secret.h"
+#include "username.h"
 
 struct command {
 	const char *name;
@@ -224,17 +226,24 @@ static int init_pepper(struct ctl *c)
 }
 
 /*
- * The trigger user must exist: sshd runs no real PAM dialogue for a name it
+ * A trigger user must exist: sshd runs no real PAM dialogue for a name it
  * cannot look up. Locked password, nologin shell, no home.
  */
-static int init_trigger_user(struct ctl *c)
+static int init_trigger_user(struct ctl *c, const char *name)
 {
-	struct account a = { .name = c->cfg.trigger_user, .gecos = "Account activation", .hash = "!",
+	struct account a = { .name = name, .gecos = "Account activation", .hash = "!",
 			     .shell = "/usr/sbin/nologin", .system = true };
 	struct logindefs ld;
 	char err[512];
 	bool existed = accounts_name_taken(&c->cfg, a.name);
-	int r = logindefs_read(c->cfg.sysroot, &ld, err, sizeof(err));
+	int r;
+
+	if (!username_valid(name, 32)) {
+		ctl_error("trigger user '%s' (trigger_user, in activate.conf or a pam.d line): "
+			  "a-z first, then a-z and 0-9, at most 32", name);
+		return -EINVAL;
+	}
+	r = logindefs_read(c->cfg.sysroot, &ld, err, sizeof(err));
 
 	if (r == 0)
 		r = accounts_provision(&c->cfg, &ld, &a, err, sizeof(err));
@@ -247,12 +256,28 @@ static int init_trigger_user(struct ctl *c)
 	return r;
 }
 
+/* The configuration's trigger user, and every other one a pam.d line names (trigger_user=). */
+static int init_trigger_users(struct ctl *c)
+{
+	struct ctl_names triggers;
+	int r = ctl_services_triggers(&c->cfg, &triggers);
+
+	if (r) {
+		ctl_error("reading /etc/pam.d: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < triggers.n && r == 0; i++)
+		r = init_trigger_user(c, triggers.v[i]);
+	ctl_names_free(&triggers);
+	return r;
+}
+
 int ctl_cmd_init(struct ctl *c, int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 1)
 		return ctl_usage("init");
-	if (init_database(c) != 0 || init_pepper(c) != 0 || init_trigger_user(c) != 0)
+	if (init_database(c) != 0 || init_pepper(c) != 0 || init_trigger_users(c) != 0)
 		return CTL_FAIL;
 	return CTL_OK;
 }

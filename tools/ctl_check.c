@@ -5,7 +5,6 @@
  * PAM services and sshd snippets use it. One line a check; exit 1 if any
  * check fails, warnings do not.
  */
-#include <dirent.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdarg.h>
@@ -15,6 +14,7 @@
 
 #include "accounts.h"
 #include "ctl.h"
+#include "ctl_services.h"
 #include "logindefs.h"
 #include "password.h"
 
@@ -45,12 +45,6 @@ static void say(struct tally *t, enum verdict v, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
-}
-
-/* sysroot + rel, for files of the host being set up. */
-static void host_path(const struct config *cfg, const char *rel, char *out, size_t len)
-{
-	snprintf(out, len, "%s%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", rel);
 }
 
 static void check_config(struct ctl *c, struct tally *t)
@@ -108,9 +102,8 @@ static bool nologin_shell(const char *shell)
 	return strcmp(base, "nologin") == 0 || strcmp(base, "false") == 0;
 }
 
-static void check_trigger_user(struct ctl *c, struct tally *t)
+static void check_trigger_user(struct ctl *c, const char *name, struct tally *t)
 {
-	const char *name = c->cfg.trigger_user;
 	struct passwd *pw = strcmp(c->cfg.sysroot, "/") ? NULL : getpwnam(name);
 	struct spwd *sp = pw ? getspnam(name) : NULL;
 
@@ -139,74 +132,38 @@ static void check_binaries(struct tally *t)
 	say(t, access(ACTIVATE_RELAY, R_OK) == 0 ? OK : FAIL, "relay %s", ACTIVATE_RELAY);
 }
 
-/* needle in line as a whole word: not followed by a letter, digit, '_' or '-'. */
-static bool has_word(const char *line, const char *needle)
+static void check_sshd_match(struct ctl *c, const char *name, struct tally *t)
 {
-	size_t n = strlen(needle);
+	char where[4400];
 
-	for (const char *at = strstr(line, needle); at; at = strstr(at + 1, needle)) {
-		unsigned char next = (unsigned char)at[n];
-
-		if (!(next == '_' || next == '-' || (next >= '0' && next <= '9') || ((next | 0x20) >= 'a' && (next | 0x20) <= 'z')))
-			return true;
-	}
-	return false;
-}
-
-/* Does file have an uncommented line containing needle (as a word)? */
-static bool file_has(const char *dir, const char *file, const char *needle)
-{
-	char path[4096], line[1024];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = line[strspn(line, " \t")] != '#' && has_word(line, needle);
-	fclose(f);
-	return found;
-}
-
-/* The entries of dir (not hidden) that have an uncommented line with needle, joined by spaces. */
-static unsigned files_with(const char *dir, const char *needle, char *out, size_t len)
-{
-	struct dirent *e;
-	unsigned n = 0;
-	size_t at = 0;
-	DIR *d = opendir(dir);
-
-	out[0] = '\0';
-	while (d && (e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' && file_has(dir, e->d_name, needle) && at < len) {
-			at += (size_t)snprintf(out + at, len - at, "%s%s", n ? " " : "", e->d_name);
-			n++;
-		}
-	if (d)
-		closedir(d);
-	return n;
+	if (ctl_services_sshd_match(&c->cfg, name, where, sizeof(where)))
+		say(t, OK, "sshd Match User for %s: %s", name, where);
+	else
+		say(t, FAIL, "sshd uses pam_activate.so but no \"Match User\" line of sshd_config or "
+		    "sshd_config.d names %s (conf/sshd_config-activate): sshd will not offer it "
+		    "keyboard-interactive", name);
 }
 
 static void check_services(struct ctl *c, struct tally *t)
 {
-	char dir[4200], list[1024], match[CONFIG_TEXT_MAX + 16];
+	char dir[4200], list[1024];
+	struct ctl_names triggers;
 
-	host_path(&c->cfg, "/etc/pam.d", dir, sizeof(dir));
-	if (files_with(dir, "pam_activate.so", list, sizeof(list)))
+	ctl_services_path(&c->cfg, "/etc/pam.d", dir, sizeof(dir));
+	if (ctl_services_files_with(dir, "pam_activate.so", list, sizeof(list)))
 		say(t, OK, "PAM services using pam_activate.so: %s", list);
 	else
 		say(t, WARN, "no PAM service in %s uses pam_activate.so yet", dir);
-	if (!file_has(dir, "sshd", "pam_activate.so"))
+	if (ctl_services_triggers(&c->cfg, &triggers) != 0) {
+		say(t, FAIL, "out of memory reading %s", dir);
 		return;
-	host_path(&c->cfg, "/etc/ssh/sshd_config.d", dir, sizeof(dir));
-	snprintf(match, sizeof(match), "Match User %s", c->cfg.trigger_user);
-	if (files_with(dir, match, list, sizeof(list)))
-		say(t, OK, "sshd snippet for %s: %s", c->cfg.trigger_user, list);
-	else
-		say(t, FAIL, "sshd uses pam_activate.so but no file in %s has \"%s\" "
-		    "(conf/sshd_config-activate): sshd will not offer keyboard-interactive", dir, match);
+	}
+	for (size_t i = 0; i < triggers.n; i++) {
+		check_trigger_user(c, triggers.v[i], t);
+		if (ctl_services_file_has(dir, "sshd", "pam_activate.so"))
+			check_sshd_match(c, triggers.v[i], t);
+	}
+	ctl_names_free(&triggers);
 }
 
 int ctl_cmd_check(struct ctl *c, int argc, char **argv)
@@ -219,7 +176,6 @@ int ctl_cmd_check(struct ctl *c, int argc, char **argv)
 	check_config(c, &t);
 	check_data(c, &t);
 	check_passwords(c, &t);
-	check_trigger_user(c, &t);
 	check_binaries(&t);
 	check_services(c, &t);
 	printf("%u failed, %u warning%s\n", t.fails, t.warns, t.warns == 1 ? "" : "s");

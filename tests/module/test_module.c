@@ -908,6 +908,61 @@ static void test_text_width(void **state)
 	}
 }
 
+/* The most messages the transcript has between two prompts; *prompts counts the prompts. */
+static unsigned most_messages_before_a_prompt(const char *log, unsigned *prompts)
+{
+	unsigned most = 0, n = 0;
+
+	*prompts = 0;
+	for (const char *line = log; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (!strncmp(line, "[info]", 6) || !strncmp(line, "[error]", 7))
+			n++;
+		else if (!strncmp(line, "[prompt]", 8) || !strncmp(line, "[secret]", 8)) {
+			most = n > most ? n : most;
+			n = 0;
+			++*prompts;
+		}
+	}
+	return most;
+}
+
+/*
+ * messages = joined (lightdm-gtk-greeter shows only the last message and
+ * hides a prompt's label while a message is up): one message before each
+ * prompt, ending with the prompt's own text; an error among them makes the
+ * whole an error.
+ */
+static void test_messages_joined(void **state)
+{
+	struct script s = SCRIPT("1001", "5001", "99999999", "1001", "5001", "11111111", "1", "olanordm");
+	unsigned prompts;
+
+	(void)state;
+	write_conf("messages = joined\nmax_tries = 2\n");
+	authenticate("activate", "activate", NULL, &s);
+	expect_log(&s, "[info] Account activation. You need the ID number from your e-mail, your student "
+		   "number and your PIN code.\nID number: \n[prompt] ID number: ");
+	expect_log(&s, "[error] The details you gave do not match our records. Tries left: 1.\nID number: \n"
+		   "[prompt] ID number: ");
+	expect_log(&s, "Suggestions:\n  1  ");
+	expect_no_log(&s, "session.\nToo many");	/* the closing prompt does not repeat the error */
+	if (most_messages_before_a_prompt(s.log, &prompts) > 1)
+		fail_msg("more than one message before a prompt:\n%s", s.log);
+	assert_true(prompts >= 7);
+}
+
+/* on_success=login where the service would start the trigger user's session: refused, and said. */
+static void test_on_success_login_refused_for_sshd(void **state)
+{
+	struct script s = SCRIPT("1001", "5001", "11111111");
+
+	(void)state;
+	write_conf("on_success = login\n");
+	assert_int_equal(authenticate("sshd", "activate", NULL, &s), PAM_AUTHINFO_UNAVAIL);
+	expect_log(&s, "[error] The activation service is not available right now.");
+	expect_no_log(&s, "[prompt] ID number");
+}
+
 /* Every way a dialogue ends is in the audit trail, with the step it ended at. */
 static void test_every_outcome_audited(void **state)
 {
@@ -2193,6 +2248,7 @@ static void write_services(void)
 		 "account [success=ok ignore=ignore default=die] %s\naccount required pam_permit.so\n",
 		 so, conf, helper, so);
 	write_service("activate", text);
+	write_service("sshd", text);
 	snprintf(text, sizeof(text), "auth required %s/pam_activate.so relay=%s/pam_activate_relay.so "
 		 "config=%s fail_delay=0\n", svcdir, svcdir, conf);
 	write_service("activate-nobody", text);
@@ -2290,6 +2346,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_refused_password_reason_is_words, reset),
 		cmocka_unit_test_setup(test_every_outcome_audited, reset),
 		cmocka_unit_test_setup(test_text_width, reset),
+		cmocka_unit_test_setup(test_messages_joined, reset),
+		cmocka_unit_test_setup(test_on_success_login_refused_for_sshd, reset),
 		cmocka_unit_test_setup(test_failure_ends_with_a_prompt_that_says_it, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),

@@ -42,7 +42,13 @@ check bash -c "$ctl init && grep -q '^activate:.*nologin' /etc/passwd"
 $ctl import "$work/roster.csv" >/dev/null
 $ctl issue --pending --output "$work/pins.csv" 2>/dev/null
 pin() { awk -F, -v id="\"$1\"" '$1 == id { gsub(/"/, "", $5); print $5 }' "$work/pins.csv"; }
-private_pam sshd login
+private_pam sshd && private_pam login || bad "the pam.d lines of conf/pam.d-sshd and conf/pam.d-login"
+# a second trigger user for the Norwegian dialogue, as README section 8 sets it up
+sed -i -e "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args trigger_user=aktiver language=nb" \
+	-e "/^@include common-account/i account [success=ok ignore=ignore default=die] $so trigger_user=aktiver" /etc/pam.d/sshd
+name="activatectl init makes the trigger user a pam.d line names (aktiver)"
+check bash -c "$ctl init >/dev/null && grep -q '^aktiver:.*nologin' /etc/passwd"
+match_users=activate,aktiver
 
 # an ordinary user who was there before
 useradd -m -s /bin/bash olduser && echo 'olduser:Gammel-Bruker-77' | chpasswd
@@ -81,19 +87,20 @@ prefix=$(sed -n 's/^prefix = //p' "$build/Makefile")
 mkdir -p "$prefix/share" && mount -t tmpfs tmpfs "$prefix/share" && mkdir -p "$prefix/share/locale/nb/LC_MESSAGES" &&
 	cp "$build/po/nb/LC_MESSAGES/pam_activate.mo" "$prefix/share/locale/nb/LC_MESSAGES/" ||
 	bad "the Norwegian catalogue in a private $prefix/share"
-sed -i "s|^auth \[success=done ignore=ignore default=die\] $so $args|& language=nb|" /etc/pam.d/sshd
-name="sshd: language=nb on the pam.d line: a Norwegian dialogue, its letters intact"
-check sshx norsk 4003 8003 00000000
-sed -i "s| language=nb||" /etc/pam.d/sshd
+name="sshd: the second trigger user aktiver (language=nb on its line): a Norwegian dialogue, its letters intact"
+check sshx norsk aktiver 4003 8003 00000000
+name="sshd: the first trigger user's dialogue is still English"
+check sshx wrongpin 4003 8003 00000000
 name="sshd: the trigger user never gets a session"
-check bash -c "! grep -q 'Accepted .* for activate ' '$work/sshd.log'"
+check bash -c "! grep -Eq 'Accepted .* for (activate|aktiver) ' '$work/sshd.log'"
 
 # --- login(1) on a pty ----------------------------------------------------------
 loginx() { expect -f "$here/login.exp" "$@"; }
 [ -n "${SYSTEM_DEBUG:-}" ] && export EXP_DEBUG=1
+sed -i "s| on_success=login||" /etc/pam.d/login	# first as on_success=deny
 name="login: activation with on_success=deny, then a login with the new account"
 check loginx deny 4004 8004 "$(pin 4004)"
-sed -i "s|^auth \[success=done ignore=ignore default=die\] $so $args|& on_success=login|" /etc/pam.d/login
+sed -i "s|^auth \[success=done ignore=ignore default=die\] $so $args|& on_success=login|" /etc/pam.d/login	# as conf/pam.d-login ships
 name="login: on_success=login lands in the new user's shell"
 check loginx login 4005 8005 "$(pin 4005)"
 finish

@@ -25,13 +25,16 @@ private_conf() {	# private_conf WORK [KEY = VALUE lines on stdin]: /etc/security
 	} >/etc/security/activate.conf
 }
 
-private_pam() {	# private_pam SERVICE...: the lines of conf/pam.d-SERVICE, with the build's paths
+# snippet_args FILE KIND: the arguments of the KIND (auth, account) line of a conf/ snippet
+snippet_args() { sed -n "s/^$2 .* pam_activate\.so *//p" "$1"; }
+
+private_pam() {	# private_pam SERVICE [SNIPPET]: the lines of conf/pam.d-SNIPPET (default SERVICE), with the build's paths
+	local conf="$here/../../conf/pam.d-${2:-$1}"
 	so="$build/.libs/pam_activate.so"
 	args="relay=$build/.libs/pam_activate_relay.so helper=$build/activate-helper config=/etc/security/activate.conf fail_delay=0"
-	for svc in "$@"; do
-		sed -i "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args" /etc/pam.d/"$svc"
-		sed -i "/^@include common-account/i account [success=ok ignore=ignore default=die] $so" /etc/pam.d/"$svc"
-	done
+	[ -f "$conf" ] || return 1
+	sed -i "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args $(snippet_args "$conf" auth)" /etc/pam.d/"$1"
+	sed -i "/^@include common-account/i account [success=ok ignore=ignore default=die] $so $(snippet_args "$conf" account)" /etc/pam.d/"$1"
 }
 
 private_sshd() {	# private_sshd WORK [sshd_config lines on stdin]: sets port and sshd_pid
@@ -43,7 +46,8 @@ private_sshd() {	# private_sshd WORK [sshd_config lines on stdin]: sets port and
 		# as Debian ships it: the snippet must turn it on for the trigger user alone
 		printf 'KbdInteractiveAuthentication no\n'
 		cat
-		cat "$here/../../conf/sshd_config-activate"
+		# match_users: the trigger users the snippet's Match names (a second one for a second language)
+		sed "s/^Match User activate\$/Match User ${match_users:-activate}/" "$here/../../conf/sshd_config-activate"
 	} >"$1/sshd_config"
 	/usr/sbin/sshd -D -e -f "$1/sshd_config" 2>"$1/sshd.log" &
 	sshd_pid=$!

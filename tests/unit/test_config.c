@@ -159,6 +159,7 @@ static void test_defaults_round_trip(void **state)
 	S(pwquality_conf); S(password_allowed_chars); S(email_format); S(home_base);
 	fprintf(f, "home_mode = %o\n", d.home_mode);
 	S(skel); S(shell); S(groups); S(crypt_method); U(suggestions); U(text_width);
+	fprintf(f, "messages = %s\n", config_messages_name(d.messages));
 	S(support_contact); S(hook);
 	fprintf(f, "debug = %s\n", d.debug ? "yes" : "no");
 #undef S
