@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "import.h"
 #include "secret.h"
 
@@ -75,19 +76,57 @@ static void merge(const struct roster *roster, const struct person *old, struct 
 		memcpy(p->email, old->email, sizeof(p->email));
 }
 
-static bool same_roster(const struct person *a, const struct person *b)
+static const char *const change_names[] = {
+	"id_number", "student_number", "given_name", "family_name", "kind", "programme",
+	"fee_paid_on", "username", "email",
+};
+
+static unsigned roster_changes(const struct person *a, const struct person *b)
 {
-	return !strcmp(a->student_number, b->student_number) && !strcmp(a->given_name, b->given_name)
-		&& !strcmp(a->family_name, b->family_name) && a->kind == b->kind
-		&& !strcmp(a->programme, b->programme) && !strcmp(a->fee_paid_on, b->fee_paid_on)
-		&& !strcmp(a->username, b->username) && !strcmp(a->email, b->email);
+	const char *fa[] = { a->id_number, a->student_number, a->given_name, a->family_name, "",
+			     a->programme, a->fee_paid_on, a->username, a->email };
+	const char *fb[] = { b->id_number, b->student_number, b->given_name, b->family_name, "",
+			     b->programme, b->fee_paid_on, b->username, b->email };
+	unsigned changes = a->kind != b->kind ? IMPORT_CHANGED_KIND : 0;
+
+	for (size_t i = 0; i < sizeof(fa) / sizeof(fa[0]); i++)
+		if (strcmp(fa[i], fb[i]) != 0)
+			changes |= 1u << i;
+	return changes;
+}
+
+void import_change_names(unsigned changes, char *out, size_t len)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(change_names) / sizeof(change_names[0]) && at < len; i++)
+		if (changes & (1u << i))
+			at += (size_t)snprintf(out + at, len - at, "%s%s", at ? ", " : "", change_names[i]);
+}
+
+/*
+ * The person a row is: by ID number, else by student number (a returning
+ * student with a new ID number; -ENOENT: someone new).
+ */
+static int find_person(struct store *st, struct roster_row *row, struct person *old)
+{
+	int r = store_person_by_id_number(st, row->person.id_number, old);
+
+	row->old_id_number[0] = '\0';
+	if (r != -ENOENT)
+		return r;
+	r = store_person_by_student_number(st, row->person.student_number, old);
+	if (r == 0)
+		memcpy(row->old_id_number, old->id_number, sizeof(row->old_id_number));
+	return r;
 }
 
 static int plan_row(struct store *st, const struct roster *roster, const char *name,
 		    struct roster_row *row, char *err, size_t errlen)
 {
 	struct person old;
-	int r = store_person_by_id_number(st, row->person.id_number, &old);
+	int r = find_person(st, row, &old);
 
 	if (r == -ENOENT) {
 		row->action = IMPORT_ADD;
@@ -105,8 +144,40 @@ static int plan_row(struct store *st, const struct roster *roster, const char *n
 	row->person.rowid = old.rowid;
 	row->person.version = old.version;	/* the write is a compare-and-swap on it */
 	row->person.state = old.state;	/* for --update-pins: pending people only */
-	row->action = same_roster(&old, &row->person) ? IMPORT_SAME : IMPORT_UPDATE;
+	row->changes = roster_changes(&old, &row->person);
+	row->action = row->changes ? IMPORT_UPDATE : IMPORT_SAME;
 	return row->action == IMPORT_SAME ? 0 : check_conflicts(st, name, row, old.rowid, err, errlen);
+}
+
+/*
+ * A roster PIN is hashed for someone new, for a pending person when asked
+ * (--update-pins), and for a pending person whose ID number changed (the
+ * old PIN was bound to the old number). Never for active or revoked
+ * people: a roster PIN would become a password-reset key.
+ */
+static bool wants_pin(const struct roster_row *row, const struct import_opts *opts)
+{
+	if (!row->pin)
+		return false;
+	if (row->action == IMPORT_ADD)
+		return true;
+	return row->action != IMPORT_SKIP && row->person.state == PERSON_PENDING &&
+	       (opts->update_pins || row->old_id_number[0]);
+}
+
+/* plan_row; with skip_conflicts a conflict skips the row (and says so) instead. */
+static int plan_or_skip(struct store *st, const struct roster *roster, const struct import_opts *opts,
+			const char *name, struct roster_row *row, char *err, size_t errlen)
+{
+	int r = plan_row(st, roster, name, row, err, errlen);
+
+	if (r != -EEXIST || !opts->skip_conflicts)
+		return r;
+	if (opts->skipped)
+		opts->skipped(err, opts->skipped_ctx);
+	err[0] = '\0';
+	row->action = IMPORT_SKIP;
+	return 0;
 }
 
 static void hash_rows(struct hash_shared *sh, const struct roster *roster,
@@ -225,9 +296,8 @@ static int replan_row(struct store *st, const struct roster *roster, const struc
 		row->person.username[0] = '\0';
 	if (row->kept_email)
 		row->person.email[0] = '\0';
-	r = plan_row(st, roster, name, row, err, errlen);
-	row->hash_pin = had_hash && (row->action == IMPORT_ADD ||
-				     (opts->update_pins && row->person.state == PERSON_PENDING));
+	r = plan_or_skip(st, roster, opts, name, row, err, errlen);
+	row->hash_pin = had_hash && wants_pin(row, opts);
 	return r;
 }
 
@@ -250,11 +320,31 @@ static int write_row(struct store *st, const struct config *cfg, const struct ro
 {
 	int r = write_planned(st, cfg, row);
 
-	if (r == -ESTALE || (r == -EEXIST && row->action == IMPORT_ADD))
+	if (r == -ESTALE || r == -EEXIST)	/* changed, or someone took the ID number, meanwhile */
 		r = replan_row(st, roster, opts, name, row, err, errlen);
 	else
 		return r;
 	return r ? r : write_planned(st, cfg, row);
+}
+
+/* An update's audit row, in the import's transaction: what changed, committed with it. */
+static int audit_update(struct store *st, const char *name, const struct roster_row *row)
+{
+	char what[256], result[512];
+	struct store_audit ev = {
+		.event = "roster-update", .person = row->person.rowid, .service = "activatectl",
+		.username = row->person.username[0] ? row->person.username : NULL, .result = result,
+	};
+
+	if (row->action != IMPORT_UPDATE)
+		return 0;
+	import_change_names(row->changes, what, sizeof(what));
+	if (row->old_id_number[0])
+		snprintf(result, sizeof(result), "%s:%u: %s (ID number was %s: matched by student number)",
+			 name, row->line, what, row->old_id_number);
+	else
+		snprintf(result, sizeof(result), "%s:%u: %s", name, row->line, what);
+	return audit_append(st, &ev);
 }
 
 static int write_all(struct store *st, const struct config *cfg, struct roster *roster,
@@ -264,7 +354,8 @@ static int write_all(struct store *st, const struct config *cfg, struct roster *
 	int r = store_begin(st);
 
 	for (; r == 0 && i < roster->count; i++)
-		r = write_row(st, cfg, roster, opts, name, &roster->rows[i], err, errlen);
+		if ((r = write_row(st, cfg, roster, opts, name, &roster->rows[i], err, errlen)) == 0)
+			r = audit_update(st, name, &roster->rows[i]);
 	if (r == 0)
 		r = store_commit(st);
 	if (r == 0)
@@ -286,10 +377,9 @@ static void count(struct roster *roster, const struct import_opts *opts, struct 
 	for (size_t i = 0; i < roster->count; i++) {
 		struct roster_row *row = &roster->rows[i];
 
-		/* never for active or revoked people: a roster PIN would become a password-reset key */
-		row->hash_pin = row->pin && (row->action == IMPORT_ADD ||
-					     (opts->update_pins && row->person.state == PERSON_PENDING));
+		row->hash_pin = wants_pin(row, opts);
 		rep->pins += row->hash_pin;
+		rep->skipped += row->action == IMPORT_SKIP;
 		rep->added += row->action == IMPORT_ADD;
 		rep->updated += row->action == IMPORT_UPDATE || (row->action == IMPORT_SAME && row->hash_pin);
 		rep->unchanged += row->action == IMPORT_SAME && !row->hash_pin;
@@ -304,7 +394,7 @@ int import_roster(struct store *st, const struct config *cfg, const unsigned cha
 
 	err[0] = '\0';
 	for (size_t i = 0; r == 0 && i < roster->count; i++)
-		r = plan_row(st, roster, name, &roster->rows[i], err, errlen);
+		r = plan_or_skip(st, roster, opts, name, &roster->rows[i], err, errlen);
 	if (r && !err[0])
 		snprintf(err, errlen, "%s: %s", name, store_errmsg(st));
 	if (r)

@@ -21,6 +21,8 @@ struct roster_row {
 	int action;		/* filled by import */
 	bool hash_pin;		/* filled by import */
 	bool kept_username, kept_email;	/* filled by import: the database's, not the roster's */
+	unsigned changes;	/* filled by import: IMPORT_CHANGED_* of an update */
+	char old_id_number[PERSON_NUMBER_MAX];	/* filled by import: matched by student number */
 };
 
 struct roster {

@@ -44,9 +44,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT] = "INSERT INTO person (id_number, student_number, given_name, family_name, "
 		"kind, programme, fee_paid_on, username, email, created, updated) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+	/* a PIN is bound to the ID number it was hashed with: a new number voids it */
 	[ST_UPDATE_ROSTER] = "UPDATE person SET student_number = ?2, given_name = ?3, "
 		"family_name = ?4, kind = ?5, programme = ?6, fee_paid_on = ?7, username = ?8, "
-		"email = ?9, updated = ?10, version = version + 1 WHERE rowid = ?1 AND version = ?11",
+		"email = ?9, updated = ?10, version = version + 1, id_number = ?12, "
+		"pin_hash = CASE WHEN id_number = ?12 THEN pin_hash END, "
+		"pin_expires = CASE WHEN id_number = ?12 THEN pin_expires ELSE 0 END "
+		"WHERE rowid = ?1 AND version = ?11",
 	[ST_SET_PIN] = "UPDATE person SET pin_hash = ?2, pin_expires = ?3, pin_spent = 0, "
 		"failures = 0, total_failures = 0, locks = 0, locked_until = 0, updated = ?4, "
 		"version = version + 1 WHERE rowid = ?1 AND version = ?5",
@@ -591,6 +595,7 @@ int store_person_update_roster(struct store *st, const struct person *p)
 	sqlite3_bind_int64(s, 1, p->rowid);
 	bind_roster(s, p, time(NULL));
 	sqlite3_bind_int64(s, 11, p->version);
+	sqlite3_bind_text(s, 12, p->id_number, -1, SQLITE_TRANSIENT);
 	return swapped(st, step_done(s));
 }
 

@@ -57,7 +57,7 @@ int store_person_insert(struct store *st, struct person *p);
  * its transaction, and decides anew. Every write bumps the version.
  */
 
-/* Write the roster fields (names, kind, programme, fee, username, email) of p. */
+/* Write the roster fields (ID number, names, kind, programme, fee, username, email) of p; a new ID number voids the PIN. */
 int store_person_update_roster(struct store *st, const struct person *p);
 
 /* A new PIN hash: failures, total failures, locks and the spent mark start over. */

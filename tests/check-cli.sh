@@ -216,5 +216,26 @@ ctl show sn:2 | grep -q 'Ola' || { echo "FAIL: sn:2 is not Ola"; fail=1; }
 expect 0 show user:olanord2
 expect 1 show id:999
 
+# a nightly import that one conflicting row cannot block, and who is no longer in the roster
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on\n2,2,Kari,Lie,student,Maths,2026-08-14\n8,8,Siv,Ek,student,Maths,2026-08-14\n' \
+	>"$tmp/roster3.csv"
+expect 1 import "$tmp/roster3.csv"
+grep -q 'roster3.csv:2: student_number: already belongs to ID number 1' "$tmp/out" || { echo "FAIL: a conflict without --skip-conflicts"; fail=1; }
+expect 3 import --skip-conflicts --report-missing "$tmp/roster3.csv"
+grep -q '^skipped: .*roster3.csv:2: student_number: already belongs to ID number 1$' "$tmp/out" &&
+	grep -q '1 added, 0 updated, 0 unchanged, 1 skipped' "$tmp/out" &&
+	grep -q '^missing: ID number 1, student number 2, Ola Nordmann, active as olanord2$' "$tmp/out" &&
+	! grep -q '^missing: ID number [28],' "$tmp/out" ||
+	{ echo "FAIL: import --skip-conflicts --report-missing:"; sed 's/^/    /' "$tmp/out"; fail=1; }
+ctl show 8 | grep -q 'Siv' || { echo "FAIL: --skip-conflicts did not write the good row"; fail=1; }
+ctl show id:2 | grep -q '^Student number  *3$' || { echo "FAIL: --skip-conflicts wrote the skipped row"; ctl show id:2; fail=1; }
+# a returning student: a new ID number, the same student number
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on\n9,2,Ola,Nordmann,student,Physics,2026-08-14\n' \
+	>"$tmp/roster4.csv"
+expect 0 import "$tmp/roster4.csv"
+grep -q 'roster4.csv:2: ID number 1 is now 9 (the same student number)$' "$tmp/out" || { echo "FAIL: a returning student"; sed 's/^/    /' "$tmp/out"; fail=1; }
+ctl show 9 | grep -q 'olanord2' || { echo "FAIL: the returning student lost the account"; fail=1; }
+ctl audit --person 9 | grep -q 'roster-update .*roster4.csv:2: id_number, .*(ID number was 1: matched by student number)' || { echo "FAIL: the update is not in the audit"; ctl audit --person 9; fail=1; }
+
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

@@ -32,7 +32,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", ctl_cmd_init, "init" },
-	{ "import", ctl_cmd_import, "import FILE [--dry-run] [--update-pins] [--delimiter C] [--jobs N]" },
+	{ "import", ctl_cmd_import, "import FILE [--dry-run] [--update-pins] [--skip-conflicts] [--report-missing] [--delimiter C] [--jobs N]" },
 	{ "add", ctl_cmd_add, "add --id-number N --student-number N --given-name NAME "
 		"--family-name NAME [--kind K] [--programme P] [--fee-paid-on YYYY-MM-DD] "
 		"[--username U] [--email E]" },

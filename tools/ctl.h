@@ -15,6 +15,7 @@
 #define CTL_OK 0
 #define CTL_FAIL 1
 #define CTL_USAGE 2
+#define CTL_SKIPPED 3	/* import --skip-conflicts: done, but some rows were skipped */
 
 struct ctl {
 	struct config cfg;

@@ -46,13 +46,74 @@ static void show_progress(size_t done, size_t total, void *ctx)
 
 static void print_report(const struct import_report *rep, bool dry_run)
 {
-	printf("%s%zu rows: %zu added, %zu updated, %zu unchanged, %zu PINs hashed%s\n",
+	printf("%s%zu rows: %zu added, %zu updated, %zu unchanged, %zu skipped, %zu PINs hashed%s\n",
 	       dry_run ? "dry run, nothing written: " : "", rep->rows, rep->added, rep->updated,
-	       rep->unchanged, rep->pins, dry_run ? " (would be)" : "");
+	       rep->unchanged, rep->skipped, rep->pins, dry_run ? " (would be)" : "");
+}
+
+static void print_skipped(const char *why, void *ctx)
+{
+	(void)ctx;
+	printf("skipped: %s\n", why);
+}
+
+/* Returning students with a new ID number: the help desk must know that their old PIN is void. */
+static void print_new_ids(const struct roster *roster, const char *name)
+{
+	for (size_t i = 0; i < roster->count; i++) {
+		const struct roster_row *row = &roster->rows[i];
+
+		if (row->action == IMPORT_UPDATE && row->old_id_number[0])
+			printf("%s:%u: ID number %s is now %s (the same student number)%s\n", name, row->line,
+			       row->old_id_number, row->person.id_number,
+			       row->person.state == PERSON_PENDING && !row->hash_pin ? "; the PIN is void: issue a new one" : "");
+	}
+}
+
+struct missing {
+	char **ids;	/* the roster's ID numbers, sorted */
+	size_t count;
+};
+
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int print_if_missing(const struct person *p, void *ctx)
+{
+	struct missing *m = ctx;
+	const char *key = p->id_number;
+
+	if (!bsearch(&key, m->ids, m->count, sizeof(*m->ids), by_text))
+		printf("missing: ID number %s, student number %s, %s %s, %s%s%s\n", p->id_number, p->student_number,
+		       p->given_name, p->family_name, person_state_name(p->state), p->username[0] ? " as " : "",
+		       p->username);
+	return 0;
+}
+
+/* People in the database whose ID number the roster no longer has (never revoked here). */
+static int report_missing(struct ctl *c, const struct roster *roster)
+{
+	struct missing m = { calloc(roster->count + 1, sizeof(char *)), roster->count };
+	int r;
+
+	if (!m.ids) {
+		ctl_error("out of memory");
+		return CTL_FAIL;
+	}
+	for (size_t i = 0; i < roster->count; i++)
+		m.ids[i] = (char *)roster->rows[i].person.id_number;
+	qsort(m.ids, m.count, sizeof(*m.ids), by_text);
+	r = store_person_foreach(c->st, -1, print_if_missing, &m);
+	free(m.ids);
+	if (r)
+		ctl_error("reading the database: %s", store_errmsg(c->st));
+	return r ? CTL_FAIL : CTL_OK;
 }
 
 static int run_import(struct ctl *c, struct roster *roster, const char *name,
-		      const struct import_opts *opts)
+		      const struct import_opts *opts, bool report)
 {
 	struct import_report rep;
 	char err[CONFIG_ERROR_MAX + 256];
@@ -64,6 +125,7 @@ static int run_import(struct ctl *c, struct roster *roster, const char *name,
 		ctl_error("nothing was changed");
 		return CTL_FAIL;
 	}
+	print_new_ids(roster, name);
 	print_report(&rep, opts->dry_run);
 	if (!opts->dry_run && rep.added + rep.updated > 0) {
 		char result[128];
@@ -72,7 +134,9 @@ static int run_import(struct ctl *c, struct roster *roster, const char *name,
 			 rep.pins);
 		ctl_audit(c, "import", NULL, result);
 	}
-	return CTL_OK;
+	if (report && report_missing(c, roster) != CTL_OK)
+		return CTL_FAIL;
+	return rep.skipped ? CTL_SKIPPED : CTL_OK;
 }
 
 static int parse_delimiter(const char *arg, char *delim)
@@ -95,7 +159,7 @@ static int parse_jobs(const char *arg, unsigned *jobs)
 	return 0;
 }
 
-static int import_file(struct ctl *c, const char *path, char delim, struct import_opts *opts)
+static int import_file(struct ctl *c, const char *path, char delim, struct import_opts *opts, bool report)
 {
 	char err[CONFIG_ERROR_MAX + 256];
 	struct roster roster;
@@ -121,7 +185,7 @@ static int import_file(struct ctl *c, const char *path, char delim, struct impor
 		opts->progress = show_progress;
 		opts->progress_ctx = &pg;
 	}
-	rc = run_import(c, &roster, path, opts);
+	rc = run_import(c, &roster, path, opts, report);
 	roster_free(&roster);
 	return rc;
 }
@@ -133,14 +197,21 @@ int ctl_cmd_import(struct ctl *c, int argc, char **argv)
 		{ "update-pins", no_argument, NULL, 'u' },
 		{ "delimiter", required_argument, NULL, 'd' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "skip-conflicts", no_argument, NULL, 's' },
+		{ "report-missing", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct import_opts opts = { .dry_run = false };
+	struct import_opts opts = { .dry_run = false, .skipped = print_skipped };
+	bool report = false;
 	char delim = ',';
 	int o;
 
-	while ((o = getopt_long(argc, argv, "nud:j:", options, NULL)) != -1) {
-		if (o == 'n')
+	while ((o = getopt_long(argc, argv, "nud:j:sm", options, NULL)) != -1) {
+		if (o == 's')
+			opts.skip_conflicts = true;
+		else if (o == 'm')
+			report = true;
+		else if (o == 'n')
 			opts.dry_run = true;
 		else if (o == 'u')
 			opts.update_pins = true;
@@ -155,7 +226,7 @@ int ctl_cmd_import(struct ctl *c, int argc, char **argv)
 		return ctl_usage("import");
 	if (ctl_open_store(c) != 0)
 		return CTL_FAIL;
-	return import_file(c, argv[optind], delim, &opts);
+	return import_file(c, argv[optind], delim, &opts, report);
 }
 
 static const char *const add_columns[] = {
@@ -214,7 +285,7 @@ int ctl_cmd_add(struct ctl *c, int argc, char **argv)
 		ctl_error("id_number: %s is already in the database (import updates people)", values[0]);
 		goto out;
 	}
-	rc = run_import(c, &roster, "add", &opts);
+	rc = run_import(c, &roster, "add", &opts, false);
 out:
 	roster_free(&roster);
 	return rc;
