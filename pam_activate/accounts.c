@@ -604,7 +604,8 @@ static int ensure_passwd(const struct config *cfg, struct files *fs, const struc
 static int ensure_shadow(const struct logindefs *ld, struct files *fs, const struct account *a)
 {
 	return put_line(&fs->f[F_SHADOW], a->name, "%s:%s:%ld:%ld:%ld:%ld:::\n", a->name, a->hash,
-			(long)(time(NULL) / 86400), ld->pass_min_days, ld->pass_max_days, ld->pass_warn_age);
+			a->must_change ? 0L : (long)(time(NULL) / 86400), ld->pass_min_days, ld->pass_max_days,
+			ld->pass_warn_age);
 }
 static int write_all(int fd, const char *data, size_t len)
 {

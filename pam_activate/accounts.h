@@ -19,6 +19,7 @@ struct account {
 	const char *shell;	/* NULL: the configured shell */
 	bool system;		/* a system account (SYS_UID_MIN..): no home, no groups,
 				   kept as it is if it exists */
+	bool must_change;	/* the password must be changed at the first login (lastchg 0) */
 	bool ids_known;		/* in: uid and gid are the recorded intent's */
 	bool chose_ids;		/* out: this attempt chose them (and recorded the intent) */
 	uid_t uid;		/* in with ids_known, else out */

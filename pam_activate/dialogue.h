@@ -24,6 +24,15 @@ struct dialogue {
 	const unsigned char *pepper;
 	struct conv *conv;
 	const char *service, *rhost, *tty;	/* for the audit trail; may be empty */
+	/*
+	 * Desk activation (activatectl activate): who did it and who checked
+	 * the photo ID, for the audit trail; NULL in a dialogue. No prompt:
+	 * the terms are recorded as accepted at the desk, one generated
+	 * password goes to desk_password (PASSWORD_MAX bytes, locked memory),
+	 * and it must be changed at the first login.
+	 */
+	const char *desk;
+	char *desk_password;
 	char username[PERSON_USERNAME_MAX];	/* out */
 };
 

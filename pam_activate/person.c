@@ -76,6 +76,17 @@ static int bit_index(unsigned problem)
 	return -1;
 }
 
+void person_email(const struct person *p, const struct config *cfg, char *out, size_t len)
+{
+	const char *fmt = cfg->email_format, *u = strstr(fmt, "%u");
+
+	out[0] = '\0';
+	if (p->email[0])
+		snprintf(out, len, "%s", p->email);
+	else if (u)
+		snprintf(out, len, "%.*s%s%s", (int)(u - fmt), fmt, p->username, u + 2);
+}
+
 const char *person_problem_text(unsigned problem)
 {
 	int i = bit_index(problem);

@@ -69,6 +69,9 @@ enum person_problem {
 /* The problems of p at time now under cfg, as a mask of enum person_problem. */
 unsigned person_problems(const struct person *p, const struct config *cfg, time_t now);
 
+/* The person's e-mail address: the roster's, else email_format with %u their username, else "". */
+void person_email(const struct person *p, const struct config *cfg, char *out, size_t len);
+
 /* A plain-words sentence for one problem bit (for activatectl show). */
 const char *person_problem_text(unsigned problem);
 

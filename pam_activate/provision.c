@@ -176,12 +176,14 @@ static int accept_terms(struct dialogue *d, struct person *p, struct secrets *s)
 	r = read_terms(d->cfg->terms_file, text, &n);
 	if (r)
 		return r;
-	if (show_terms(d, text, n) != 0)
+	if (d->desk)
+		;	/* accepted at the desk, on paper: the hash says which text */
+	else if (show_terms(d, text, n) != 0)
 		return -ECONNABORTED;
-	if (conv_prompt(d->conv, true, _("Type yes to accept the terms of use: "), s->reply,
-			sizeof(s->reply)) != 0)
+	else if (conv_prompt(d->conv, true, _("Type yes to accept the terms of use: "), s->reply,
+			     sizeof(s->reply)) != 0)
 		return -ECONNABORTED;
-	if (strcmp(text_trim(s->reply), "yes") != 0 && strcmp(text_trim(s->reply), _("yes")) != 0)
+	else if (strcmp(text_trim(s->reply), "yes") != 0 && strcmp(text_trim(s->reply), _("yes")) != 0)
 		return -EPERM;
 	crypto_generichash(h, sizeof(h), (const unsigned char *)text, n, NULL, 0);
 	sodium_bin2hex(p->terms_hash, sizeof(p->terms_hash), h, sizeof(h));
@@ -327,11 +329,23 @@ static int take_password(struct dialogue *d, const struct person *p, struct secr
 	return 0;
 }
 
+/* At the desk: one generated password, shown once by activatectl and changed at the first login. */
+static int desk_password(struct dialogue *d, struct secrets *s)
+{
+	if (password_suggest(s->suggestion, 1) != 0)
+		return -EIO;
+	memcpy(s->password, s->suggestion[0], PASSWORD_MAX);
+	memcpy(d->desk_password, s->password, PASSWORD_MAX);
+	return 0;
+}
+
 static int choose_password(struct dialogue *d, const struct person *p, struct secrets *s)
 {
 	unsigned n = d->cfg->suggestions;
 	int r = -EAGAIN;
 
+	if (d->desk)
+		return desk_password(d, s);
 	if (n && password_suggest(s->suggestion, n) != 0)
 		n = 0;
 	for (int tries = 0; tries < PASSWORD_TRIES && r == -EAGAIN; tries++) {
@@ -347,15 +361,10 @@ static int choose_password(struct dialogue *d, const struct person *p, struct se
 
 static void closing(struct dialogue *d, const struct person *p, struct secrets *s, bool reset)
 {
-	char address[PERSON_EMAIL_MAX + 64] = "", email[PERSON_EMAIL_MAX + 128] = "";
+	char address[PERSON_EMAIL_MAX + 64], email[PERSON_EMAIL_MAX + 128] = "";
 	char host[HOST_NAME_MAX + 1] = "", prompt[CONV_REPLY_MAX];
-	const char *fmt = d->cfg->email_format;
 
-	if (p->email[0])
-		snprintf(address, sizeof(address), "%s", p->email);
-	else if (fmt[0] && strstr(fmt, "%u"))
-		snprintf(address, sizeof(address), "%.*s%s%s", (int)(strstr(fmt, "%u") - fmt), fmt,
-			 p->username, strstr(fmt, "%u") + 2);
+	person_email(p, d->cfg, address, sizeof(address));
 	if (address[0])
 		snprintf(email, sizeof(email), _("\nE-mail: %s"), address);
 	if (reset)
@@ -428,7 +437,7 @@ static int activate_change(struct store *st, void *p)
  */
 static int activate(struct dialogue *d, struct person *p)
 {
-	struct store_audit ev = event_of(d, "activated", p, "ok");
+	struct store_audit ev = event_of(d, "activated", p, d->desk ? d->desk : "ok");
 
 	return audit_change(d->st, LOG_NOTICE, &ev, activate_change, p);
 }
@@ -471,6 +480,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 		.name = p->username, .gecos = gecos, .hash = s->hash, .record_intent = record_intent, .id_held = id_held,
 		.intent_ctx = ctx,
 		.ids_known = p->uid >= 0 && p->gid >= 0, .uid = (uid_t)p->uid, .gid = (gid_t)p->gid,
+		.must_change = d->desk != NULL,
 	};
 	struct logindefs ld;
 	int r;
@@ -595,7 +605,8 @@ static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct 
 		return failed(d, p, r == -EEXIST ? "username taken" : r == -ESTALE ? "the person changed meanwhile"
 			      : "cannot reserve a username");
 	FAULT(d->cfg, "reserved");
-	conv_info(d->conv, _("Your username will be %s."), p->username);
+	if (!d->desk)
+		conv_info(d->conv, _("Your username will be %s."), p->username);
 	r = choose_password(d, p, s);
 	if (r == -ECONNABORTED)
 		return ended_at(d, p, "the password");
@@ -670,10 +681,11 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 		return failed(d, p, "out of memory");
 	}
 	reset = p->state == PERSON_ACTIVE;
-	out = reset ? new_password(d, p, s) : steps(d, p, s);
+	out = reset && !d->desk ? new_password(d, p, s) : steps(d, p, s);
 	if (out == DIALOGUE_ACTIVATED) {
 		snprintf(d->username, sizeof(d->username), "%s", p->username);
-		closing(d, p, s, reset);
+		if (!d->desk)
+			closing(d, p, s, reset);
 	}
 	secret_free(s);
 	close(lock);

@@ -84,7 +84,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"WHERE rowid = ?1 AND version = ?6 AND state IN (0, 1)",
 	[ST_ACTIVATE] = "UPDATE person SET state = 2, pin_spent = ?3, failures = 0, locks = 0, "
 		"updated = ?3, version = version + 1 WHERE rowid = ?1 AND state = 1 AND uid = ?2 "
-		"AND username = ?4 AND pin_hash = ?5 AND pin_spent = 0",
+		"AND username = ?4 AND coalesce(pin_hash, '') = ?5 AND pin_spent = 0",
 	[ST_SPEND_PIN] = "UPDATE person SET pin_spent = ?2, failures = 0, updated = ?4, version = version + 1 "
 		"WHERE rowid = ?1 AND state = 2 AND pin_hash = ?3 AND pin_spent = ?5",
 	[ST_INTENT] = "UPDATE person SET uid = ?3, gid = ?4, home = ?5, updated = ?6, version = version + 1 "

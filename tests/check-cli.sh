@@ -237,5 +237,27 @@ grep -q 'roster4.csv:2: ID number 1 is now 9 (the same student number)$' "$tmp/o
 ctl show 9 | grep -q 'olanord2' || { echo "FAIL: the returning student lost the account"; fail=1; }
 ctl audit --person 9 | grep -q 'roster-update .*roster4.csv:2: id_number, .*(ID number was 1: matched by student number)' || { echo "FAIL: the update is not in the audit"; ctl audit --person 9; fail=1; }
 
+# desk activation after a photo-ID check: the dialogue's provisioning, one password to change at once
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on\n20,21,Desk,Person,student,Maths,2026-08-14\n22,23,No,Programme,student,,2026-08-14\n' \
+	>"$tmp/roster5.csv"
+ctl import "$tmp/roster5.csv" >/dev/null
+expect 2 activate 20
+expect 2 activate 20 --checked-by ""
+expect 2 activate --checked-by Kari
+expect 1 activate 22 --checked-by Kari
+grep -q 'not connected to a programme of study' "$tmp/out" || { echo "FAIL: activate without a programme"; fail=1; }
+mkdir -p "$tmp/root/home"
+SUDO_USER=deskhand expect 0 activate 20 --checked-by "Kari Nordmann"
+user=$(sed -n 's/^username: //p' "$tmp/out")
+pw=$(sed -n 's/^password: //p' "$tmp/out")
+[ -n "$user" ] && [ "${#pw}" -ge 12 ] || { echo "FAIL: activate printed no username or password:"; sed 's/^/    /' "$tmp/out"; fail=1; }
+grep -q "^$user:[^:]*:0:" "$tmp/root/etc/shadow" || { echo "FAIL: the desk password is not marked to change (lastchg 0)"; fail=1; }
+[ -d "$tmp/root/home/$user" ] || { echo "FAIL: activate made no home"; fail=1; }
+ctl audit --person id:20 | grep -q "activated .*at the desk by deskhand, photo ID checked by Kari Nordmann" ||
+	{ echo "FAIL: the desk activation's audit row"; ctl audit --person id:20; fail=1; }
+expect 1 activate 20 --checked-by Kari
+grep -q "already active as $user" "$tmp/out" || { echo "FAIL: a second desk activation"; fail=1; }
+grep -q "$pw" "$tmp/db/activate.db" && { echo "FAIL: the password is in the database"; fail=1; }
+
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

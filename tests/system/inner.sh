@@ -36,6 +36,8 @@ id_number,student_number,given_name,family_name,kind,programme,fee_paid_on
 4003,8003,Per,Lund,student,Informatics,2026-08-14
 4004,8004,Siri,Berg,student,Informatics,2026-08-14
 4005,8005,Nils,Dahl,student,Informatics,2026-08-14
+4006,8006,Desk,Enby,student,Informatics,2026-08-14
+4007,8007,Desk,Tobe,student,Informatics,2026-08-14
 CSV
 name="activatectl init makes the trigger user"
 check bash -c "$ctl init && grep -q '^activate:.*nologin' /etc/passwd"
@@ -91,6 +93,19 @@ name="sshd: the second trigger user aktiver (language=nb on its line): a Norwegi
 check sshx norsk aktiver 4003 8003 00000000
 name="sshd: the first trigger user's dialogue is still English"
 check sshx wrongpin 4003 8003 00000000
+# --- desk activation: the password is changed before the first shell ---------
+desk() {	# desk ID: activate at the desk; sets desk_user and desk_pw
+	$ctl activate "$1" --checked-by "Kari Desk" >"$work/desk.out" 2>&1
+	desk_user=$(sed -n 's/^username: //p' "$work/desk.out")
+	desk_pw=$(sed -n 's/^password: //p' "$work/desk.out")
+	[ -n "$desk_user" ] && [ -n "$desk_pw" ]
+}
+name="activatectl activate: a desk activation prints the account once"
+check desk 4006
+name="sshd: a desk-activated account must choose a new password first"
+check sshx mustchange "${desk_user:-none}" "${desk_pw:-none}" "Ny-Tr0ika-Vesle-Maane-43"
+name="sshd: the desk-activated account then logs in with its new password"
+check sshx login "${desk_user:-none}" "Ny-Tr0ika-Vesle-Maane-43"
 name="sshd: the trigger user never gets a session"
 check bash -c "! grep -Eq 'Accepted .* for (activate|aktiver) ' '$work/sshd.log'"
 
@@ -103,4 +118,7 @@ check loginx deny 4004 8004 "$(pin 4004)"
 sed -i "s|^auth \[success=done ignore=ignore default=die\] $so $args|& on_success=login|" /etc/pam.d/login	# as conf/pam.d-login ships
 name="login: on_success=login lands in the new user's shell"
 check loginx login 4005 8005 "$(pin 4005)"
+desk 4007 || bad "activatectl activate 4007"
+name="login: a desk-activated account must choose a new password before its shell"
+check loginx mustchange "${desk_user:-none}" "${desk_pw:-none}" Ny-Tr0ika-Vesle-Maane-44
 finish
