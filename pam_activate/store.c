@@ -402,6 +402,19 @@ void store_rollback(struct store *st)
 		step_done(st->stmt[ST_ROLLBACK]);
 }
 
+int store_snapshot(struct store *st, const char *path)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return map_rc(rc);
+	sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : map_rc(rc);
+}
+
 int store_schema_version(struct store *st, int *version)
 {
 	sqlite3_stmt *s;

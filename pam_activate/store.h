@@ -36,6 +36,9 @@ void store_rollback(struct store *st);
 
 int store_schema_version(struct store *st, int *version);
 
+/* A consistent copy of the whole database in a new file at path (VACUUM INTO). */
+int store_snapshot(struct store *st, const char *path);
+
 /*
  * Look a person up by a KEY: an ID number, a student number or a username,
  * or one of them alone with a prefix "id:", "sn:" or "user:". -ENOENT if

@@ -259,5 +259,22 @@ expect 1 activate 20 --checked-by Kari
 grep -q "already active as $user" "$tmp/out" || { echo "FAIL: a second desk activation"; fail=1; }
 grep -q "$pw" "$tmp/db/activate.db" && { echo "FAIL: the password is in the database"; fail=1; }
 
+# try: the real dialogue against copies; the database and the account files are as they were
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on\n30,31,Tora,Prov,student,Maths,2026-08-14\n' >"$tmp/roster6.csv"
+ctl import "$tmp/roster6.csv" >/dev/null && ctl issue 30 --output "$tmp/pin30.csv" >/dev/null 2>&1
+pin30=$(awk -F, 'NR == 2 { gsub(/"/, "", $5); print $5 }' "$tmp/pin30.csv")
+expect 2 try
+sums=$(cat "$tmp/db/activate.db" "$tmp/root/etc/passwd" "$tmp/root/etc/shadow" | md5sum)
+printf '30\n31\n11111111\n30\n31\n%s\n1\ntoraprov\n' "$pin30" | ctl try 30 >"$tmp/out" 2>&1
+grep -q 'do not match our records. Tries left' "$tmp/out" && grep -q '^Your username will be toraprov\.' "$tmp/out" &&
+	grep -q '^try: the account would have been made; nothing was written$' "$tmp/out" ||
+	{ echo "FAIL: try did not play the dialogue:"; sed 's/^/    /' "$tmp/out"; fail=1; }
+grep -q "$pin30" "$tmp/out" && { echo "FAIL: try showed the PIN"; fail=1; }
+[ "$(cat "$tmp/db/activate.db" "$tmp/root/etc/passwd" "$tmp/root/etc/shadow" | md5sum)" = "$sums" ] ||
+	{ echo "FAIL: try wrote to the database or the account files"; fail=1; }
+ctl show 30 | grep -q '^State  *pending$' && ctl show 30 | grep -q '^Failures  *0 since unlock, 0 against' ||
+	{ echo "FAIL: try counted or changed something"; ctl show 30; fail=1; }
+ls -d /tmp/activatectl-try.* 2>/dev/null && { echo "FAIL: try left its scratch directory"; fail=1; }
+
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

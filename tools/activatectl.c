@@ -45,6 +45,7 @@ static const struct command commands[] = {
 	{ "restore", ctl_cmd_restore, "restore KEY" },
 	{ "rename", ctl_cmd_rename, "rename KEY NEWNAME" },
 	{ "activate", ctl_cmd_activate, "activate KEY --checked-by NAME" },
+	{ "try", ctl_cmd_try, "try KEY" },
 	{ "set", ctl_cmd_set, "set KEY [--programme P] [--fee-paid-on YYYY-MM-DD|\"\"] [--kind K]" },
 	{ "check", ctl_cmd_check, "check" },
 	{ "audit", ctl_cmd_audit, "audit [--since YYYY-MM-DD] [--person KEY] [--json] | audit --verify [--json]" },
