@@ -84,6 +84,10 @@ static const struct key keys[] = {
 	UINT(text_width, 0, 500),
 	ENUM(messages, messages_names),
 	TEXT(support_contact, K_TEXT),
+	TEXT(sendmail, K_PATH),
+	TEXT(mail_from, K_TEXT),
+	TEXT(mail_language, K_LANG),
+	TEXT(pin_letter, K_PATH),
 	TEXT(hook, K_OPTPATH),
 	{ "debug", K_BOOL, offsetof(struct config, debug), 0, 0, 0, NULL },
 };
@@ -130,6 +134,9 @@ void config_defaults(struct config *cfg)
 	strcpy(cfg->skel, "/etc/skel");
 	strcpy(cfg->shell, "/bin/bash");
 	strcpy(cfg->support_contact, "Contact the IT help desk if you need help.");
+	strcpy(cfg->sendmail, "/usr/sbin/sendmail");
+	strcpy(cfg->mail_language, "en");
+	strcpy(cfg->pin_letter, "/etc/security/activate-pin-letter.%l");
 }
 
 static const struct key *find_key(const char *name)

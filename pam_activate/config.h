@@ -60,6 +60,10 @@ struct config {
 	unsigned text_width;
 	int messages;			/* each, or joined: one before each prompt */
 	char support_contact[CONFIG_TEXT_MAX];
+	char sendmail[CONFIG_PATH_MAX];		/* issue --mail: the MTA's sendmail interface */
+	char mail_from[CONFIG_TEXT_MAX];	/* the letters' From:, empty: the MTA's default */
+	char mail_language[CONFIG_TEXT_MAX];	/* a letter's language when the roster gives none */
+	char pin_letter[CONFIG_PATH_MAX];	/* the letter template, %l the language */
 	char hook[CONFIG_PATH_MAX];
 	bool debug;
 };

@@ -70,6 +70,9 @@ static void merge(const struct roster *roster, const struct person *old, struct 
 
 	row->kept_username = !roster->has_username || !p->username[0];
 	row->kept_email = !roster->has_email || !p->email[0];
+	row->kept_language = !roster->has_language || !p->language[0];
+	if (row->kept_language)
+		memcpy(p->language, old->language, sizeof(p->language));
 	if (row->kept_username)
 		memcpy(p->username, old->username, sizeof(p->username));
 	if (row->kept_email)
@@ -78,15 +81,15 @@ static void merge(const struct roster *roster, const struct person *old, struct 
 
 static const char *const change_names[] = {
 	"id_number", "student_number", "given_name", "family_name", "kind", "programme",
-	"fee_paid_on", "username", "email",
+	"fee_paid_on", "username", "email", "language",
 };
 
 static unsigned roster_changes(const struct person *a, const struct person *b)
 {
 	const char *fa[] = { a->id_number, a->student_number, a->given_name, a->family_name, "",
-			     a->programme, a->fee_paid_on, a->username, a->email };
+			     a->programme, a->fee_paid_on, a->username, a->email, a->language };
 	const char *fb[] = { b->id_number, b->student_number, b->given_name, b->family_name, "",
-			     b->programme, b->fee_paid_on, b->username, b->email };
+			     b->programme, b->fee_paid_on, b->username, b->email, b->language };
 	unsigned changes = a->kind != b->kind ? IMPORT_CHANGED_KIND : 0;
 
 	for (size_t i = 0; i < sizeof(fa) / sizeof(fa[0]); i++)
@@ -296,6 +299,8 @@ static int replan_row(struct store *st, const struct roster *roster, const struc
 		row->person.username[0] = '\0';
 	if (row->kept_email)
 		row->person.email[0] = '\0';
+	if (row->kept_language)
+		row->person.language[0] = '\0';
 	r = plan_or_skip(st, roster, opts, name, row, err, errlen);
 	row->hash_pin = had_hash && wants_pin(row, opts);
 	return r;

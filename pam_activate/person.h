@@ -14,6 +14,7 @@
 #define PERSON_EMAIL_MAX 255
 #define PERSON_HASH_MAX 128	/* crypto_pwhash_STRBYTES */
 #define PERSON_DATE_MAX 11	/* YYYY-MM-DD */
+#define PERSON_LANGUAGE_MAX 16	/* nb, en, nb_NO */
 #define PERSON_HOME_MAX 512	/* a longer home_base/username is refused at provisioning */
 
 enum person_kind { PERSON_STUDENT, PERSON_EXCHANGE, PERSON_EMPLOYEE };
@@ -30,6 +31,7 @@ struct person {
 	char fee_paid_on[PERSON_DATE_MAX];
 	char username[PERSON_USERNAME_MAX];
 	char email[PERSON_EMAIL_MAX];
+	char language[PERSON_LANGUAGE_MAX];	/* of their letters; empty: mail_language */
 	char pin_hash[PERSON_HASH_MAX];
 	int64_t pin_expires;	/* 0: no PIN */
 	int64_t pin_spent;	/* 0: not spent; else when */

@@ -19,13 +19,13 @@
 
 enum column {
 	COL_ID, COL_STUDENT, COL_GIVEN, COL_FAMILY, COL_KIND, COL_PROGRAMME, COL_FEE,
-	COL_USERNAME, COL_EMAIL, COL_PIN, COL_COUNT
+	COL_USERNAME, COL_EMAIL, COL_PIN, COL_LANGUAGE, COL_COUNT
 };
 #define COL_REQUIRED COL_USERNAME	/* columns before this one are required */
 
 static const char *const column_names[COL_COUNT] = {
 	"id_number", "student_number", "given_name", "family_name", "kind", "programme",
-	"fee_paid_on", "username", "email", "pin",
+	"fee_paid_on", "username", "email", "pin", "language",
 };
 
 #define MAX_COLUMNS 32
@@ -144,6 +144,7 @@ static void read_header(struct parse *ps)
 	ps->roster->has_username = seen[COL_USERNAME];
 	ps->roster->has_email = seen[COL_EMAIL];
 	ps->roster->has_pin = seen[COL_PIN];
+	ps->roster->has_language = seen[COL_LANGUAGE];
 	ps->header_done = true;
 }
 
@@ -233,6 +234,9 @@ static void take_cell(struct parse *ps, struct roster_row *row, int col, char *c
 			break;
 		row->pin = NULL;
 		break;
+	case COL_LANGUAGE:
+		take_text(ps, field, cell, p->language, sizeof(p->language));
+		break;
 	}
 }
 
@@ -300,6 +304,18 @@ static bool valid_username(const char *u)
 	return true;
 }
 
+/* nb, en, nb_NO: a catalogue's and a letter's name. */
+static bool valid_language(const char *l)
+{
+	size_t n = strspn(l, "abcdefghijklmnopqrstuvwxyz");
+
+	if (n < 2 || n > 3)
+		return false;
+	if (!l[n])
+		return true;
+	return l[n] == '_' && strspn(l + n + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2 && !l[n + 3];
+}
+
 static bool valid_email(const char *e)
 {
 	const char *at = strchr(e, '@');
@@ -339,6 +355,8 @@ int roster_check_person(const struct person *p, const struct config *cfg, char *
 			 "starting with a letter or '_'");
 	else if (p->email[0] && !valid_email(p->email))
 		snprintf(err, errlen, "email: not an e-mail address");
+	else if (p->language[0] && !valid_language(p->language))
+		snprintf(err, errlen, "language: a language code such as en, nb or nb_NO");
 	else
 		return 0;
 	return -EINVAL;

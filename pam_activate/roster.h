@@ -20,7 +20,7 @@ struct roster_row {
 	char *pin;		/* into roster.pins (locked memory), or NULL */
 	int action;		/* filled by import */
 	bool hash_pin;		/* filled by import */
-	bool kept_username, kept_email;	/* filled by import: the database's, not the roster's */
+	bool kept_username, kept_email, kept_language;	/* filled by import: the database's, not the roster's */
 	unsigned changes;	/* filled by import: IMPORT_CHANGED_* of an update */
 	char old_id_number[PERSON_NUMBER_MAX];	/* filled by import: matched by student number */
 };
@@ -28,7 +28,7 @@ struct roster_row {
 struct roster {
 	struct roster_row *rows;
 	size_t count, cap;
-	bool has_username, has_email, has_pin;
+	bool has_username, has_email, has_pin, has_language;
 	char *pins;		/* sodium_malloc'ed: cap * SECRET_PIN_MAX bytes */
 	size_t pins_cap;
 };

@@ -35,19 +35,19 @@ enum stmt_id {
 	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
 	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
 	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
-	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire"
+	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire, language"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BY_ID] = "SELECT " PERSON_COLUMNS " FROM person WHERE id_number = ?1",
 	[ST_BY_STUDENT] = "SELECT " PERSON_COLUMNS " FROM person WHERE student_number = ?1",
 	[ST_BY_USERNAME] = "SELECT " PERSON_COLUMNS " FROM person WHERE username = ?1",
 	[ST_INSERT] = "INSERT INTO person (id_number, student_number, given_name, family_name, "
-		"kind, programme, fee_paid_on, username, email, created, updated) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+		"kind, programme, fee_paid_on, username, email, created, updated, language) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?13)",
 	/* a PIN is bound to the ID number it was hashed with: a new number voids it */
 	[ST_UPDATE_ROSTER] = "UPDATE person SET student_number = ?2, given_name = ?3, "
 		"family_name = ?4, kind = ?5, programme = ?6, fee_paid_on = ?7, username = ?8, "
-		"email = ?9, updated = ?10, version = version + 1, id_number = ?12, "
+		"email = ?9, updated = ?10, version = version + 1, id_number = ?12, language = ?13, "
 		"pin_hash = CASE WHEN id_number = ?12 THEN pin_hash END, "
 		"pin_expires = CASE WHEN id_number = ?12 THEN pin_expires ELSE 0 END "
 		"WHERE rowid = ?1 AND version = ?11",
@@ -152,6 +152,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX person_uid ON person (uid);"
 	"CREATE INDEX person_gid ON person (gid);"
 	"UPDATE person SET gid = uid WHERE uid IS NOT NULL;",
+	/* 3: the language of a person's letters (roster column "language") */
+	"ALTER TABLE person ADD COLUMN language TEXT;",
 };
 
 struct store {
@@ -470,6 +472,7 @@ static void read_person(sqlite3_stmt *s, struct person *p)
 	p->revoked_from = sqlite3_column_type(s, 27) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 27);
 	p->revoke_expire_set = sqlite3_column_type(s, 28) != SQLITE_NULL;
 	copy_text(p->revoke_expire, sizeof(p->revoke_expire), s, 28);
+	copy_text(p->language, sizeof(p->language), s, 29);
 }
 
 /* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
@@ -567,6 +570,7 @@ static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
 	bind_text_or_null(s, 8, p->username);
 	bind_text_or_null(s, 9, p->email);
 	sqlite3_bind_int64(s, 10, now);
+	bind_text_or_null(s, 13, p->language);
 }
 
 int store_person_insert(struct store *st, struct person *p)

@@ -16,7 +16,7 @@ struct store;
 #define STORE_CREATE 1		/* create the file (0600) if missing */
 
 /* The schema version this build writes; older files are migrated on open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * Open (and with STORE_CREATE create) the database at path. The file must be

@@ -276,5 +276,35 @@ ctl show 30 | grep -q '^State  *pending$' && ctl show 30 | grep -q '^Failures  *
 	{ echo "FAIL: try counted or changed something"; ctl show 30; fail=1; }
 ls -d /tmp/activatectl-try.* 2>/dev/null && { echo "FAIL: try left its scratch directory"; fail=1; }
 
+# PIN letters: a dry run into an mbox, people without an address, an MTA that refuses (the real MTA: system tests)
+printf 'pin_letter = %s/conf/pin-letter.%%l\n' "$(cd "${top_srcdir:-.}" && pwd)" >>"$tmp/conf"
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on,email,language\n40,41,Åse,Ødegård,student,Maths,2026-08-14,ase@stud.example.edu,nb\n42,43,John,Smith,student,Maths,2026-08-14,john@stud.example.edu,\n44,45,No,Mail,student,Maths,2026-08-14,,\n46,47,Bad,Lang,student,Maths,2026-08-14,bad@stud.example.edu,xx\n' \
+	>"$tmp/roster7.csv"
+ctl import "$tmp/roster7.csv" >/dev/null
+expect 2 issue 40 --mail --dry-run
+expect 2 issue 40 --dry-run --output "$tmp/mbox"
+expect 2 issue 40 --mail --output "$tmp/mbox"
+expect 1 issue 40 42 44 46 --mail --dry-run --output "$tmp/mbox"
+grep -q '^no e-mail address: ID number 44 (No Mail): no PIN issued$' "$tmp/out" &&
+	grep -q '^not sent: ID number 46: .*pin-letter.xx: No such file or directory (the letter for language xx); no PIN issued$' "$tmp/out" &&
+	grep -q '^dry run: 2 letters in ' "$tmp/out" ||
+	{ echo "FAIL: issue --mail --dry-run:"; sed 's/^/    /' "$tmp/out"; fail=1; }
+[ "$(stat -c %a "$tmp/mbox")" = 600 ] && [ "$(grep -c '^From activatectl ' "$tmp/mbox")" = 2 ] &&
+	grep -q '^Subject: =?UTF-8?B?' "$tmp/mbox" && grep -q '^Hei Åse Ødegård,$' "$tmp/mbox" &&
+	grep -q '^Subject: Activate your university account$' "$tmp/mbox" && grep -q '^To: john@stud.example.edu$' "$tmp/mbox" ||
+	{ echo "FAIL: the dry run's mbox:"; sed 's/^/    /' "$tmp/mbox"; fail=1; }
+ctl show 40 | grep -q '^PIN  *not issued' || { echo "FAIL: a dry run issued a PIN"; fail=1; }
+expect 1 issue 40 42 44 --mail --dry-run --output "$tmp/mbox"
+grep -q 'never overwritten' "$tmp/out" || { echo "FAIL: the mbox was overwritten"; fail=1; }
+printf 'sendmail = /bin/false\n' >>"$tmp/conf"
+expect 1 issue 42 --mail
+grep -q '^not sent: ID number 42: /bin/false exited 1; no PIN issued$' "$tmp/out" || { echo "FAIL: an MTA that refuses:"; sed 's/^/    /' "$tmp/out"; fail=1; }
+ctl show 42 | grep -q '^PIN  *not issued' || { echo "FAIL: a PIN in force though its letter was refused"; fail=1; }
+printf 'Subject: x\nno blank line\n' >"$tmp/letter.en"
+sed -i '/^pin_letter =/d; /^sendmail =/d' "$tmp/conf"
+printf 'pin_letter = %s/letter.%%l\nsendmail = /bin/true\n' "$tmp" >>"$tmp/conf"
+expect 1 issue 42 --mail
+grep -q 'letter.en:1: a letter starts with "Subject: ..." and a blank line' "$tmp/out" || { echo "FAIL: a bad letter template"; sed 's/^/    /' "$tmp/out"; fail=1; }
+
 [ $fail = 0 ] && echo "PASS: $n activatectl command lines answered as they should"
 exit $fail

@@ -36,7 +36,7 @@ static const struct command commands[] = {
 	{ "add", ctl_cmd_add, "add --id-number N --student-number N --given-name NAME "
 		"--family-name NAME [--kind K] [--programme P] [--fee-paid-on YYYY-MM-DD] "
 		"[--username U] [--email E]" },
-	{ "issue", ctl_cmd_issue, "issue (KEY...|--pending) [--output FILE]" },
+	{ "issue", ctl_cmd_issue, "issue (KEY...|--pending) [--output FILE] | issue (KEY...|--pending) --mail [--dry-run --output MBOX]" },
 	{ "show", ctl_cmd_show, "show KEY" },
 	{ "list", ctl_cmd_list, "list [--state STATE] [--json]" },
 	{ "stats", ctl_cmd_stats, "stats [--json]" },

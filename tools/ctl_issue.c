@@ -4,7 +4,8 @@
  * New PINs are hashed on every core, written in one transaction (the old
  * PIN stops working at commit), and only then printed: a printed PIN is
  * always one that works. With --output the file is created 0600, never over
- * an existing one.
+ * an existing one. With --mail each person's PIN goes by e-mail instead
+ * (ctl_letter.c) and is put in force only once the MTA accepted the letter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +13,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "ctl.h"
+#include "ctl_letter.h"
 #include "import.h"
 #include "roster.h"
 #include "secret.h"
@@ -209,30 +212,198 @@ static int issue(struct ctl *c, struct roster *r, const char *output, bool pendi
 	return CTL_OK;
 }
 
+#define MAIL_LANGUAGES 8
+
+struct mailing {
+	struct ctl *c;
+	struct letter letter[MAIL_LANGUAGES];
+	char language[MAIL_LANGUAGES][PERSON_LANGUAGE_MAX + CONFIG_TEXT_MAX];
+	size_t nletters;
+	char *buf;		/* the letter being sent: it carries the PIN */
+	int mbox;		/* --dry-run: the letters go here; -1 */
+	int64_t expires;
+	size_t sent, failed;
+};
+
+static const struct letter *letter_for(struct mailing *m, const char *language, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < m->nletters; i++)
+		if (strcmp(m->language[i], language) == 0)
+			return &m->letter[i];
+	if (m->nletters == MAIL_LANGUAGES) {
+		snprintf(err, errlen, "more than %d languages in one run", MAIL_LANGUAGES);
+		return NULL;
+	}
+	if (letter_load(m->c->cfg.pin_letter, language, &m->letter[m->nletters], err, errlen) != 0)
+		return NULL;
+	snprintf(m->language[m->nletters], sizeof(m->language[0]), "%s", language);
+	return &m->letter[m->nletters++];
+}
+
+/* The PIN in force for this person alone, once the MTA has the letter. */
+static int put_in_force(struct mailing *m, struct person *p)
+{
+	struct store *st = m->c->st;
+	int r = store_begin(st);
+
+	if (r == 0)
+		r = write_pin(st, p, m->expires);
+	if (r == 0)
+		r = store_commit(st);
+	if (r)
+		store_rollback(st);
+	return r;
+}
+
+static void not_sent(struct mailing *m, const struct person *p, const char *why)
+{
+	printf("not sent: ID number %s: %s; no PIN issued\n", p->id_number, why);
+	m->failed++;
+}
+
+static void deliver(struct mailing *m, const struct letter *t, struct roster_row *row)
+{
+	struct person *p = &row->person;
+	const char *sendmail = m->c->cfg.sendmail;
+	char why[CONFIG_PATH_MAX + 64];
+	size_t len = 0;
+	int status, r = letter_compose(t, m->c->cfg.mail_from, p, row->pin, (time_t)m->expires, m->buf, LETTER_MAX, &len);
+
+	if (r) {
+		not_sent(m, p, "the letter is longer than 64 KiB, or the address is not usable");
+		goto out;
+	}
+	if (m->mbox >= 0) {
+		if ((r = letter_mbox_append(m->mbox, m->buf, len)) != 0)
+			not_sent(m, p, "the mbox cannot be written");
+		goto out;
+	}
+	if ((r = letter_send(sendmail, m->buf, len, &status)) != 0) {
+		if (status != -1 && WIFEXITED(status))
+			snprintf(why, sizeof(why), "%s exited %d", sendmail, WEXITSTATUS(status));
+		else
+			snprintf(why, sizeof(why), "%s: %s", sendmail, strerror(-r));
+		not_sent(m, p, why);
+		goto out;
+	}
+	if ((r = put_in_force(m, p)) != 0) {
+		printf("sent, but not in force: ID number %s (revoked meanwhile?): issue a new PIN\n", p->id_number);
+		m->failed++;
+		goto out;
+	}
+	ctl_audit(m->c, "issue", p, "new PIN by e-mail");
+out:
+	m->sent += r == 0;
+	sodium_memzero(m->buf, LETTER_MAX);
+}
+
+static void mail_one(struct mailing *m, struct roster_row *row)
+{
+	const char *language = row->person.language[0] ? row->person.language : m->c->cfg.mail_language;
+	char err[CONFIG_ERROR_MAX + 4300];
+	const struct letter *t;
+
+	if (!row->person.email[0])
+		return;	/* listed already */
+	t = letter_for(m, language, err, sizeof(err));
+	if (!t)
+		not_sent(m, &row->person, err);
+	else
+		deliver(m, t, row);
+}
+
+/* People without an address get no PIN: listed, and left out of the hashing. */
+static size_t drop_unaddressed(struct roster *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->count; i++) {
+		struct roster_row *row = &r->rows[i];
+
+		if (row->person.email[0]) {
+			n++;
+			continue;
+		}
+		row->hash_pin = false;
+		printf("no e-mail address: ID number %s (%s %s): no PIN issued\n", row->person.id_number,
+		       row->person.given_name, row->person.family_name);
+	}
+	return n;
+}
+
+static int open_mbox(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		ctl_error("%s: %s%s", path, strerror(errno), errno == EEXIST ? " (never overwritten)" : "");
+	return fd;
+}
+
+static int issue_by_mail(struct ctl *c, struct roster *r, const char *mbox_path)
+{
+	struct import_opts opts = { .workers = 0 };
+	struct mailing m = { .c = c, .mbox = -1, .expires = (int64_t)time(NULL) + (int64_t)c->cfg.pin_ttl_days * 86400 };
+	size_t addressed = drop_unaddressed(r);
+	int rc = CTL_FAIL;
+
+	if (ctl_load_pepper(c) != 0 || !(m.buf = secret_alloc(LETTER_MAX)))
+		return CTL_FAIL;
+	if (mbox_path && (m.mbox = open_mbox(mbox_path)) < 0)
+		goto out;
+	if (!mbox_path && import_hash_pins(r, c->pepper, c->cfg.pin_hash_cost, addressed, &opts) != 0) {
+		ctl_error("hashing the new PINs failed; nothing was sent");
+		goto out;
+	}
+	for (size_t i = 0; i < r->count; i++)
+		mail_one(&m, &r->rows[i]);
+	if (mbox_path)
+		printf("dry run: %zu letters in %s, nothing sent and no PIN issued (the PINs in it do not work)\n",
+		       m.sent, mbox_path);
+	else
+		printf("%zu letters sent, %zu without an e-mail address, %zu not sent\n", m.sent,
+		       r->count - addressed, m.failed);
+	rc = m.failed ? CTL_FAIL : CTL_OK;
+out:
+	if (m.mbox >= 0 && (fsync(m.mbox) != 0 || close(m.mbox) != 0))
+		rc = CTL_FAIL;
+	for (size_t i = 0; i < m.nletters; i++)
+		letter_free(&m.letter[i]);
+	secret_free(m.buf);
+	return rc;
+}
+
 int ctl_cmd_issue(struct ctl *c, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "pending", no_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "mail", no_argument, NULL, 'm' },
+		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *output = NULL;
-	bool pending = false;
+	bool pending = false, mail = false, dry = false;
 	struct roster r = { .rows = NULL };
 	int o, rc = CTL_FAIL;
 
-	while ((o = getopt_long(argc, argv, "po:", options, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "po:mn", options, NULL)) != -1) {
 		if (o == 'p')
 			pending = true;
 		else if (o == 'o')
 			output = optarg;
+		else if (o == 'm')
+			mail = true;
+		else if (o == 'n')
+			dry = true;
 		else
 			return ctl_usage("issue");
 	}
-	if (pending == (optind < argc))
+	/* --mail: the letters go out, or with --dry-run into the mbox --output names */
+	if (pending == (optind < argc) || (dry && !mail) || (mail && (dry != (output != NULL))))
 		return ctl_usage("issue");
 	if (collect(c, argc, argv, pending, &r) == 0)
-		rc = issue(c, &r, output, pending);
+		rc = mail && r.count ? issue_by_mail(c, &r, output) : issue(c, &r, output, pending);
 	roster_free(&r);
 	return rc;
 }

@@ -160,7 +160,7 @@ static void test_defaults_round_trip(void **state)
 	fprintf(f, "home_mode = %o\n", d.home_mode);
 	S(skel); S(shell); S(groups); S(crypt_method); U(suggestions); U(text_width);
 	fprintf(f, "messages = %s\n", config_messages_name(d.messages));
-	S(support_contact); S(hook);
+	S(support_contact); S(sendmail); S(mail_from); S(mail_language); S(pin_letter); S(hook);
 	fprintf(f, "debug = %s\n", d.debug ? "yes" : "no");
 #undef S
 #undef U
