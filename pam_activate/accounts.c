@@ -79,7 +79,7 @@ struct files {
  * against 1.7 ms asking the kernel to populate it at once), and the helper
  * reads them once, so big ones come populated from mmap.
  */
-#define POPULATE_MIN (64 * 1024)
+#define POPULATE_MIN ((size_t)64 * 1024)
 
 static char *data_alloc(size_t cap)
 {
@@ -869,7 +869,7 @@ static int lock_names(int etc)
 static int lock_files(int etc, int *lockfd)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	struct timespec tick = { 0, 50L * 1000 * 1000 };
 	int fd = openat(etc, ".pwd.lock", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int i = 0;
 

@@ -382,7 +382,7 @@ static int apply_arg(struct config *cfg, const char *arg, char *err, size_t errl
 		snprintf(err, errlen, "argument longer than %d bytes", CONFIG_LINE_MAX);
 		return -EINVAL;
 	}
-	strcpy(buf, arg);
+	memcpy(buf, arg, strlen(arg) + 1);
 	eq = strchr(buf, '=');
 	if (!eq && strcmp(buf, "debug") == 0)
 		return config_set(cfg, "debug", "yes", err, errlen);

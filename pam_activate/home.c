@@ -141,7 +141,7 @@ static int for_each_entry(int dir, int (*fn)(int dir, const char *name, void *ct
 		return -errno;
 	}
 	while (r == 0 && (e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
 			r = fn(dir, e->d_name, ctx);
 	closedir(d);
 	return r;

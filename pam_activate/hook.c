@@ -17,7 +17,7 @@
 
 static int wait_deadline(pid_t pid, unsigned timeout_s)
 {
-	struct timespec tick = { 0, 20 * 1000 * 1000 };
+	struct timespec tick = { 0, 20L * 1000 * 1000 };
 	int status = 0;
 
 	for (unsigned waited = 0; waited < timeout_s * 50; waited++) {

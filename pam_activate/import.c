@@ -137,7 +137,7 @@ static int plan_row(struct store *st, const struct roster *roster, const char *n
 	}
 	if (r)
 		return r;
-	if (old.username[0] && row->person.username[0] && strcmp(old.username, row->person.username)
+	if (old.username[0] && row->person.username[0] && strcmp(old.username, row->person.username) != 0
 	    && old.state != PERSON_PENDING) {
 		snprintf(err, errlen, "%s:%u: username: the account is %s as %s; use activatectl rename",
 			 name, row->line, person_state_name(old.state), old.username);
@@ -230,7 +230,7 @@ static unsigned reap_workers(pid_t *pid, unsigned n, struct hash_shared *sh, int
 static void wait_workers(pid_t *pid, unsigned n, struct hash_shared *sh, size_t total,
 			 const struct import_opts *opts)
 {
-	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	struct timespec tick = { 0, 200L * 1000 * 1000 };
 
 	while (opts->progress && reap_workers(pid, n, sh, WNOHANG) > 0) {
 		opts->progress(atomic_load(&sh->done), total, opts->progress_ctx);

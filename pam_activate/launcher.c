@@ -310,7 +310,7 @@ static int relay_loop(pam_handle_t *pamh, int fd, int timeout_ms, struct outcome
 /* Wait for the helper; after a grace period kill it. Never leave a zombie. */
 static void reap(pam_handle_t *pamh, pid_t pid, bool kill_now)
 {
-	struct timespec tick = { 0, 100 * 1000 };
+	struct timespec tick = { 0, 100L * 1000 };
 	long waited_ns = 0;
 	int status = 0;
 	pid_t w = 0;
@@ -322,7 +322,7 @@ static void reap(pam_handle_t *pamh, pid_t pid, bool kill_now)
 			break;
 		nanosleep(&tick, NULL);
 		waited_ns += tick.tv_nsec;
-		if (tick.tv_nsec < 10 * 1000 * 1000)
+		if (tick.tv_nsec < 10L * 1000 * 1000)
 			tick.tv_nsec *= 2;
 	}
 	if (w == 0) {

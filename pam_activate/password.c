@@ -43,19 +43,19 @@ static int load_words(struct words *ws)
 {
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t len;
 	FILE *f = fopen(WORDLIST, "re");
 
 	memset(ws, 0, sizeof(*ws));
 	if (!f)
 		return -errno;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while (getline(&line, &cap, f) > 0) {
 		char *w = strrchr(line, '\t');	/* "11111<TAB>abacus" */
+		size_t len;
 
 		w = w ? w + 1 : line;
 		w[strcspn(w, "\r\n")] = '\0';
-		len = (ssize_t)strlen(w);
-		if (!usable_word(w, (size_t)len))
+		len = strlen(w);
+		if (!usable_word(w, len))
 			continue;
 		if (ws->n == ws->cap) {
 			size_t ncap = ws->cap ? ws->cap * 2 : 4096;
@@ -66,7 +66,7 @@ static int load_words(struct words *ws)
 			ws->w = p;
 			ws->cap = ncap;
 		}
-		memcpy(ws->w[ws->n++], w, (size_t)len + 1);
+		memcpy(ws->w[ws->n++], w, len + 1);
 	}
 	free(line);
 	fclose(f);

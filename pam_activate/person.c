@@ -133,7 +133,7 @@ int person_state_parse(const char *name, int *state)
 
 int person_lock(const struct config *cfg, int64_t rowid, int wait_ms)
 {
-	struct timespec tick = { 0, 20 * 1000 * 1000 };
+	struct timespec tick = { 0, 20L * 1000 * 1000 };
 	char path[CONFIG_PATH_MAX + 64];
 	int fd, waited = 0;
 

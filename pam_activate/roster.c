@@ -230,7 +230,7 @@ static void take_cell(struct parse *ps, struct roster_row *row, int col, char *c
 		take_text(ps, field, cell, p->email, sizeof(p->email));
 		break;
 	case COL_PIN:
-		if (*cell && take_text(ps, field, cell, row->pin, SECRET_PIN_MAX) == 0)
+		if (*cell && row->pin && take_text(ps, field, cell, row->pin, SECRET_PIN_MAX) == 0)
 			break;
 		row->pin = NULL;
 		break;

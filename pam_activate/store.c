@@ -256,7 +256,7 @@ static int exec_sql(struct store *st, const char *sql)
 
 static int run_migrations(struct store *st, char *err, size_t errlen)
 {
-	int version, r;
+	int version = 0, r;
 
 	/* the common case, a current schema, takes no write lock */
 	if (store_schema_version(st, &version) == 0 && version == STORE_SCHEMA_VERSION)
@@ -536,7 +536,7 @@ static int find_prefixed(struct store *st, const char *key, struct person *out, 
 
 int store_person_find(struct store *st, const char *key, struct person *out, struct person *other)
 {
-	struct person hit;
+	struct person hit = { .rowid = 0 };
 	bool prefixed, found = false;
 	int r = find_prefixed(st, key, out, &prefixed);
 

@@ -261,7 +261,7 @@ static int init_trigger_user(struct ctl *c, const char *name)
 /* The configuration's trigger user, and every other one a pam.d line names (trigger_user=). */
 static int init_trigger_users(struct ctl *c)
 {
-	struct ctl_names triggers;
+	struct ctl_names triggers = { NULL, 0 };
 	int r = ctl_services_triggers(&c->cfg, &triggers);
 
 	if (r) {

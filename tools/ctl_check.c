@@ -147,7 +147,7 @@ static void check_sshd_match(struct ctl *c, const char *name, struct tally *t)
 static void check_services(struct ctl *c, struct tally *t)
 {
 	char dir[4200], list[1024];
-	struct ctl_names triggers;
+	struct ctl_names triggers = { NULL, 0 };
 
 	ctl_services_path(&c->cfg, "/etc/pam.d", dir, sizeof(dir));
 	if (ctl_services_files_with(dir, "pam_activate.so", list, sizeof(list)))

@@ -159,11 +159,12 @@ static int parse_jobs(const char *arg, unsigned *jobs)
 	return 0;
 }
 
-static int import_file(struct ctl *c, const char *path, char delim, struct import_opts *opts, bool report)
+static int import_file(struct ctl *c, const char *path, char delim, const struct import_opts *given, bool report)
 {
 	char err[CONFIG_ERROR_MAX + 256];
 	struct roster roster;
 	struct progress pg;
+	struct import_opts opts;
 	FILE *f;
 	int rc;
 
@@ -181,11 +182,12 @@ static int import_file(struct ctl *c, const char *path, char delim, struct impor
 		return CTL_FAIL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &pg.start);
+	opts = *given;
 	if (isatty(STDERR_FILENO)) {
-		opts->progress = show_progress;
-		opts->progress_ctx = &pg;
+		opts.progress = show_progress;
+		opts.progress_ctx = &pg;
 	}
-	rc = run_import(c, &roster, path, opts, report);
+	rc = run_import(c, &roster, path, &opts, report);
 	roster_free(&roster);
 	return rc;
 }

@@ -74,7 +74,8 @@ static int check_body_lines(const struct letter *t, char *err, size_t errlen)
 		}
 		memcpy(copy, at, n);
 		for (size_t i = 0; i < n; i++)
-			copy[i] = copy[i] == '\t' ? ' ' : copy[i];
+			if (copy[i] == '\t')
+				copy[i] = ' ';
 		if (n && text_check_utf8_printable(copy, n) != 0) {
 			snprintf(err, errlen, "%s:%u: not printable UTF-8", t->path, line);
 			return -EINVAL;

@@ -13,6 +13,7 @@ check() { if "$@" >"$work/last.out" 2>&1; then ok "$name"; else bad "$name"; sed
 
 finish() {
 	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
+	[ -n "${mta_pid:-}" ] && mta_stop
 	echo "[==========] $((passed + failed)) test(s) run."
 	echo "[  PASSED  ] $passed test(s)."
 	[ "$failed" = 0 ] || echo "[  FAILED  ] $failed test(s), listed above."
@@ -106,6 +107,35 @@ name="sshd: a desk-activated account must choose a new password first"
 check sshx mustchange "${desk_user:-none}" "${desk_pw:-none}" "Ny-Tr0ika-Vesle-Maane-43"
 name="sshd: the desk-activated account then logs in with its new password"
 check sshx login "${desk_user:-none}" "Ny-Tr0ika-Vesle-Maane-43"
+# --- PIN letters through a real MTA (exim), then an activation with the PIN a letter carries ---
+. "$here/mta.sh"
+name="exim starts in the namespace (its own configuration, spool and Maildir)"
+check mta_start "$work"
+printf 'id_number,student_number,given_name,family_name,kind,programme,fee_paid_on,email,language\n%s\n%s\n%s\n' \
+	'4010,8010,Åse,Ødegård,student,Informatics,2026-08-14,ase@stud.example.edu,nb' \
+	'4011,8011,John,Smith,student,Informatics,2026-08-14,john@stud.example.edu,' \
+	'4012,8012,No,Mail,student,Informatics,2026-08-14,,' >"$work/roster-mail.csv"
+$ctl import "$work/roster-mail.csv" >/dev/null
+printf 'pin_letter = %s/conf/pin-letter.%%l\n' "$(cd "$here/../.." && pwd)" >>/etc/security/activate.conf
+name="activatectl issue --mail: two letters accepted, the one without an address listed"
+check bash -c "$ctl issue 4010 4011 4012 --mail | tee '$work/mail.out' | grep -q '^2 letters sent, 1 without an e-mail address, 0 not sent' &&
+	grep -q '^no e-mail address: ID number 4012' '$work/mail.out'"
+letter() { grep -l "^To: $1\$" $(mta_messages) 2>/dev/null | head -n 1; }
+letters_arrived() {
+	local nb en
+	mta_wait 2 && nb=$(letter ase@stud.example.edu) && en=$(letter john@stud.example.edu) || return 1
+	grep -q '^Subject: =?UTF-8?B?' "$nb" && grep -q '^Hei Åse Ødegård,$' "$nb" && grep -q 'PIN-kode:  *[0-9]' "$nb" &&
+		grep -q '^Content-Type: text/plain; charset=UTF-8$' "$nb" &&
+		grep -q '^Subject: Activate your university account$' "$en" && grep -q '^Dear John Smith,$' "$en"
+}
+name="the letters arrive: Norwegian and English, UTF-8 names intact, the subject RFC 2047"
+check letters_arrived
+mail_pin=$(sed -n 's/^ *PIN code: *\([0-9]*\)$/\1/p' "$(letter john@stud.example.edu)" 2>/dev/null)
+name="sshd: an activation with the PIN from the letter"
+check sshx activate 4011 8011 "${mail_pin:-none}" own "Tr0ika-Brev-Maane-45"
+name="activatectl show: no PIN for the person without an address"
+check bash -c "$ctl show 4012 | grep -q '^PIN  *not issued'"
+
 name="sshd: the trigger user never gets a session"
 check bash -c "! grep -Eq 'Accepted .* for (activate|aktiver) ' '$work/sshd.log'"
 
