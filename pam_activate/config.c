@@ -133,7 +133,7 @@ void config_defaults(struct config *cfg)
 	cfg->home_mode = 0700;
 	strcpy(cfg->skel, "/etc/skel");
 	strcpy(cfg->shell, "/bin/bash");
-	strcpy(cfg->support_contact, "Contact the IT help desk if you need help.");
+	strcpy(cfg->support_contact, CONFIG_DEFAULT_SUPPORT);
 	strcpy(cfg->sendmail, "/usr/sbin/sendmail");
 	strcpy(cfg->mail_language, "en");
 	strcpy(cfg->pin_letter, "/etc/security/activate-pin-letter.%l");

@@ -15,6 +15,8 @@
 #define ACTIVATE_CONF "/etc/security/activate.conf"
 #endif
 
+#define CONFIG_DEFAULT_SUPPORT "Contact the IT help desk if you need help."
+
 enum config_on_success { CONFIG_ON_SUCCESS_DENY, CONFIG_ON_SUCCESS_LOGIN };
 enum config_hash_cost { CONFIG_COST_MIN, CONFIG_COST_INTERACTIVE, CONFIG_COST_MODERATE };
 enum config_messages { CONFIG_MESSAGES_EACH, CONFIG_MESSAGES_JOINED };

@@ -74,7 +74,6 @@ static int relay_working(struct conv *c)
 
 void conv_relay_init(struct conv *c, struct conv_relay *r, unsigned reply_timeout, unsigned dialogue_timeout)
 {
-	c->last_error[0] = '\0';
 	c->width = 0;
 	c->joined = false;
 	c->pending_error = false;
@@ -152,8 +151,6 @@ static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap)
 	int r;
 
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (error)
-		memcpy(c->last_error, text, sizeof(text));
 	text_wrap(text, c->width);
 	r = show(c, error, text);
 	sodium_memzero(text, sizeof(text));

@@ -23,7 +23,6 @@ struct conv {
 	/* Say that slow work without a prompt follows (may be NULL). */
 	int (*working)(struct conv *c);
 	void *ctx;
-	char last_error[CONV_REPLY_MAX];	/* the last error message shown, for the closing prompt */
 	unsigned width;			/* wrap messages and prompts to this many characters; 0: not */
 	bool joined;			/* messages = joined: one message before each prompt */
 	bool pending_error;		/* joined: an error is among the pending messages */

@@ -390,35 +390,18 @@ static enum dialogue_outcome run_tries(struct dialogue *d, struct details *det)
 	return DIALOGUE_MAXTRIES;
 }
 
-/* The longest prefix of text that fits size - 1 bytes and ends between UTF-8 characters. */
-static size_t utf8_fit(const char *text, size_t size)
-{
-	size_t n = strlen(text);
-
-	if (n < size)
-		return n;
-	n = size - 1;
-	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 /*
- * A failure ends with a prompt that carries it: messages after the last
- * prompt are lost in some clients (ssh -q, sshd's final instruction,
- * greeters that restart at once), a prompt's own text is not.
+ * A failure ends with a prompt: text after the last prompt is lost in some
+ * clients (sshd's final instruction under ssh -q, greeters that restart at
+ * once). The failure itself goes just before it, as a message: sshd puts
+ * such messages into the prompt's own text, other clients show them above
+ * it, so repeating it in the prompt would show it twice.
  */
 static void closing_prompt(struct dialogue *d)
 {
-	char text[CONV_REPLY_MAX], reply[CONV_REPLY_MAX + 1];
-	const char *end = _("Press Enter to close: ");
-	size_t room = sizeof(text) - strlen(end) - 1, n = utf8_fit(d->conv->last_error, room);
+	char reply[CONV_REPLY_MAX + 1];
 
-	if (d->conv->joined)
-		n = 0;	/* the error is in the message that goes out with this prompt */
-
-	snprintf(text, sizeof(text), "%.*s%s%s", (int)n, d->conv->last_error, n ? " " : "", end);
-	conv_prompt(d->conv, true, text, reply, sizeof(reply));
+	conv_prompt(d->conv, true, _("Press Enter to close: "), reply, sizeof(reply));
 	sodium_memzero(reply, sizeof(reply));
 }
 
@@ -445,7 +428,6 @@ enum dialogue_outcome dialogue_run(struct dialogue *d)
 	enum dialogue_outcome out;
 
 	d->username[0] = '\0';
-	d->conv->last_error[0] = '\0';
 	out = run_dialogue(d);
 	if (out != DIALOGUE_ACTIVATED && out != DIALOGUE_CONV_ERR)
 		closing_prompt(d);

@@ -209,6 +209,15 @@ static void service_language(const char *language)
 		setlocale(LC_ALL, "C.UTF-8");
 }
 
+/* The compiled-in support line in the dialogue's language; a site's own text stays as written. */
+static void translate_defaults(struct config *cfg)
+{
+	static const char support[] = N_("Contact the IT help desk if you need help.");
+
+	if (strcmp(cfg->support_contact, CONFIG_DEFAULT_SUPPORT) == 0 && strcmp(support, CONFIG_DEFAULT_SUPPORT) == 0)
+		snprintf(cfg->support_contact, sizeof(cfg->support_contact), "%s", _(support));
+}
+
 static int is_seqpacket(int fd)
 {
 	int type = 0;
@@ -244,6 +253,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	service_language(s.cfg.language);
+	translate_defaults(&s.cfg);
 	if (a.check)
 		rc = 0;
 	else if (!is_seqpacket(0)) {

@@ -14,6 +14,7 @@
 #include <pwquality.h>
 #include <sodium.h>
 
+#include "i18n.h"
 #include "password.h"
 #include "text.h"
 
@@ -155,6 +156,29 @@ static int pwq_settings(const struct config *cfg, const struct person *p, pwqual
 	return 0;
 }
 
+/*
+ * Any part of name (split at spaces and hyphens) of three bytes or more in
+ * pw, ASCII letters in either case: libpwquality skips bad words shorter
+ * than four, and Ola, Per, Åse and Moe are common names.
+ */
+static bool contains_name(const char *pw, const char *name)
+{
+	char part[PERSON_NAME_MAX];
+
+	for (const char *at = name; *at; ) {
+		size_t n = strcspn(at, " -");
+
+		if (n >= 3 && n < sizeof(part)) {
+			memcpy(part, at, n);
+			part[n] = '\0';
+			if (strcasestr(pw, part))
+				return true;
+		}
+		at += n + (at[n] != '\0');
+	}
+	return false;
+}
+
 int password_check(const struct config *cfg, const char *pw, const char *user,
 		   const struct person *p, char *reason, size_t size)
 {
@@ -178,7 +202,10 @@ int password_check(const struct config *cfg, const char *pw, const char *user,
 		r = -EINVAL;
 	} else if ((p->id_number[0] && strstr(pw, p->id_number)) ||
 		   (p->student_number[0] && strstr(pw, p->student_number))) {
-		snprintf(reason, size, "it contains your ID number or student number");
+		snprintf(reason, size, "%s", _("it contains your ID number or student number"));
+		r = -EINVAL;
+	} else if (contains_name(pw, p->given_name) || contains_name(pw, p->family_name)) {
+		snprintf(reason, size, "%s", _("it contains your name"));
 		r = -EINVAL;
 	}
 	pwquality_free_settings(pwq);

@@ -378,8 +378,11 @@ static void closing(struct dialogue *d, const struct person *p, struct secrets *
 		conv_info(d->conv, _("Log in again with the username %s (over SSH: ssh %s@%s)."),
 			  p->username, p->username, host);
 	/* The last prompt carries the username: info after it can be lost. */
-	snprintf(prompt, sizeof(prompt), _("Your username is %s. Type it and press Enter; then you are done and may close this window: "),
-		 p->username);
+	if (d->cfg->on_success == CONFIG_ON_SUCCESS_LOGIN)	/* a greeter or login(1): the session comes next */
+		snprintf(prompt, sizeof(prompt), _("Your username is %s. Type it and press Enter to log in: "), p->username);
+	else
+		snprintf(prompt, sizeof(prompt), _("Your username is %s. Type it and press Enter; then you are done "
+						   "and may close this window: "), p->username);
 	conv_prompt(d->conv, true, prompt, s->reply, sizeof(s->reply));
 }
 

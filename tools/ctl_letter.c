@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,7 @@ static int write_all(int fd, const char *data, size_t len)
 int letter_send(const char *sendmail, const char *msg, size_t len, int *status)
 {
 	char *const argv[] = { (char *)sendmail, "-t", "-oi", NULL };
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
 	posix_spawn_file_actions_t fa;
 	int fds[2], r;
 	pid_t pid;
@@ -250,8 +252,10 @@ int letter_send(const char *sendmail, const char *msg, size_t len, int *status)
 		close(fds[1]);
 		return -r;
 	}
+	sigaction(SIGPIPE, &ignore, &old);	/* an MTA that exits without reading: EPIPE, not death */
 	r = write_all(fds[1], msg, len);
 	close(fds[1]);
+	sigaction(SIGPIPE, &old, NULL);
 	if (waitpid(pid, status, 0) != pid)
 		return -ECHILD;
 	if (r == 0 && !(WIFEXITED(*status) && WEXITSTATUS(*status) == 0))

@@ -536,8 +536,8 @@ static void test_throttle_by_rhost(void **state)
 		assert_int_equal(authenticate("activate", "activate", "198.51.100.7", &s), PAM_AUTH_ERR);
 		expect_log(&s, "from your network address");
 		expect_no_log(&s, "[prompt] ID number");	/* not asked for anything... */
-		expect_log(&s, "[prompt] Too many failed attempts from your network address. Try again later. "
-			   "Press Enter to close: ");	/* ...and the reason stays on screen */
+		expect_log(&s, "[error] Too many failed attempts from your network address. Try again later.\n");
+		expect_log(&s, "[prompt] Press Enter to close: ");	/* ...and the reason stays on screen above it */
 	}
 	{	/* another host is not held back */
 		struct script s = SCRIPT("1001", "5001", "11111111");
@@ -841,6 +841,16 @@ static void test_own_password_policy(void **state)
 	free(shadow);
 }
 
+/* A short name (libpwquality skips bad words under four letters) is refused too, in any case. */
+static void test_password_with_a_short_name(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "oLa-Tr0ika-Vesle-Maane-42", "1", "x");
+
+	(void)state;
+	authenticate("activate", "activate", NULL, &s);
+	expect_log(&s, "That password cannot be used: it contains your name.");
+}
+
 /*
  * libpwquality returns the reason for a refused password; for most reasons
  * it writes nothing into the buffer it was given. The person reads the
@@ -866,21 +876,24 @@ static void test_refused_password_reason_is_words(void **state)
 }
 
 /*
- * A failure ends with a prompt that carries it (text after the last prompt
- * is lost under ssh -q and in greeters); a success ends with the
- * username's type-back prompt, as before.
+ * A failure ends with a prompt, right after the failure's message (text
+ * after the last prompt is lost under ssh -q and in greeters; sshd puts
+ * the messages before a prompt into its text): said once, not repeated in
+ * the prompt. A success ends with the username's type-back prompt.
  */
-static void test_failure_ends_with_a_prompt_that_says_it(void **state)
+static void test_failure_ends_with_a_prompt_after_it(void **state)
 {
 	struct script wrong = SCRIPT("1001", "5001", "99999999", "");
 	struct script fee = SCRIPT("1003", "5003", "33333333", "");
 
 	(void)state;
 	authenticate("activate", "activate", NULL, &wrong);
-	expect_log(&wrong, "[prompt] Too many failed attempts in this session. Press Enter to close: ");
+	expect_log(&wrong, "[error] Too many failed attempts in this session.\n[prompt] Press Enter to close: ");
 	authenticate("activate", "activate", NULL, &fee);
-	expect_log(&fee, "[prompt] Your semester fee is not registered yet. A payment can take up to three "
-		   "business days to register; try again when it has. Press Enter to close: ");
+	expect_log(&fee, "[error] Your semester fee is not registered yet. A payment can take up to three "
+		   "business days to register; try again when it has.\n");
+	expect_log(&fee, "[prompt] Press Enter to close: ");
+	expect_no_log(&fee, "has. Press Enter");
 }
 
 /* text_width = 40 (slick-greeter cuts lines at about 40): no line of the dialogue longer, words whole. */
@@ -2347,8 +2360,9 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_every_outcome_audited, reset),
 		cmocka_unit_test_setup(test_text_width, reset),
 		cmocka_unit_test_setup(test_messages_joined, reset),
+		cmocka_unit_test_setup(test_password_with_a_short_name, reset),
 		cmocka_unit_test_setup(test_on_success_login_refused_for_sshd, reset),
-		cmocka_unit_test_setup(test_failure_ends_with_a_prompt_that_says_it, reset),
+		cmocka_unit_test_setup(test_failure_ends_with_a_prompt_after_it, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),

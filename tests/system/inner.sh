@@ -47,7 +47,7 @@ $ctl issue --pending --output "$work/pins.csv" 2>/dev/null
 pin() { awk -F, -v id="\"$1\"" '$1 == id { gsub(/"/, "", $5); print $5 }' "$work/pins.csv"; }
 private_pam sshd && private_pam login || bad "the pam.d lines of conf/pam.d-sshd and conf/pam.d-login"
 # a second trigger user for the Norwegian dialogue, as README section 8 sets it up
-sed -i -e "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args trigger_user=aktiver language=nb" \
+sed -i -e "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args trigger_user=aktiver language=nb text_width=77" \
 	-e "/^@include common-account/i account [success=ok ignore=ignore default=die] $so trigger_user=aktiver" /etc/pam.d/sshd
 name="activatectl init makes the trigger user a pam.d line names (aktiver)"
 check bash -c "$ctl init >/dev/null && grep -q '^aktiver:.*nologin' /etc/passwd"

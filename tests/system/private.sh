@@ -35,6 +35,7 @@ private_pam() {	# private_pam SERVICE [SNIPPET]: the lines of conf/pam.d-SNIPPET
 	[ -f "$conf" ] || return 1
 	sed -i "/^@include common-auth/i auth [success=done ignore=ignore default=die] $so $args $(snippet_args "$conf" auth)" /etc/pam.d/"$1"
 	sed -i "/^@include common-account/i account [success=ok ignore=ignore default=die] $so $(snippet_args "$conf" account)" /etc/pam.d/"$1"
+	grep -q "^auth .*pam_activate\.so" /etc/pam.d/"$1"	# nothing inserted: no @include common-auth there
 }
 
 private_sshd() {	# private_sshd WORK [sshd_config lines on stdin]: sets port and sshd_pid
