@@ -57,8 +57,10 @@ finish() {
 	[ "$failed" = 0 ]
 }
 
+# root may write anywhere: a source tree whose owner may not (make distcheck) is read-only here
+owner_writable() { [ -n "$(find "$1" -maxdepth 0 -perm -u+w 2>/dev/null)" ]; }
 transcripts="$here/transcripts"
-if ! { mkdir -p "$transcripts" 2>/dev/null && [ -w "$transcripts" ]; }; then
+if ! { [ -d "$transcripts" ] && owner_writable "$transcripts" && owner_writable "$here"; }; then
 	transcripts="$build/tests/system/transcripts"
 	mkdir -p "$transcripts"
 fi
@@ -66,7 +68,18 @@ fi
 # --- the private system ---------------------------------------------------
 . "$here/private.sh"
 private_system "$work" || { bad "private /etc, /home, /run, /var/log"; finish; exit 1; }
-if ! { mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+# A private /tmp (Xvfb's lock and socket collide between runs), with the build and the
+# source tree bound back in when they live under /tmp (a CI clone often does).
+keep_tmp() {
+	local d
+	mkdir -p "$work/host-tmp" && mount --bind /tmp "$work/host-tmp" && mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
+	for d in "$build" "$(cd "$here/../.." && pwd)"; do
+		case $d in
+		/tmp/*) mkdir -p "$d" && mount --bind "$work/host-tmp/${d#/tmp/}" "$d" || return 1 ;;
+		esac
+	done
+}
+if ! { keep_tmp &&
 	mount -t tmpfs -o mode=0750 tmpfs /var/lib/lightdm && chown lightdm:lightdm /var/lib/lightdm &&
 	mount -t tmpfs -o mode=0755 tmpfs /var/lib/lightdm-data &&
 	mount -t tmpfs -o mode=0755 tmpfs /var/lib/xkb &&
