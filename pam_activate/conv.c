@@ -145,6 +145,8 @@ int conv_prompt(struct conv *c, bool echo, const char *text, char *reply, size_t
 	return r ? r : c->prompt(c, echo, shown, reply, size);
 }
 
+static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 static int vmessage(struct conv *c, bool error, const char *fmt, va_list ap)
 {
 	char text[CONV_REPLY_MAX];

@@ -71,9 +71,10 @@ private_system "$work" || { bad "private /etc, /home, /run, /var/log"; finish; e
 # A private /tmp (Xvfb's lock and socket collide between runs), with the build and the
 # source tree bound back in when they live under /tmp (a CI clone often does).
 keep_tmp() {
-	local d
+	local d top
+	top=$(cd "$here/../.." && pwd) || return 1	# before /tmp goes: it may be under it
 	mkdir -p "$work/host-tmp" && mount --bind /tmp "$work/host-tmp" && mount -t tmpfs -o mode=1777 tmpfs /tmp || return 1
-	for d in "$build" "$(cd "$here/../.." && pwd)"; do
+	for d in "$top" "$build"; do
 		case $d in
 		/tmp/*) mkdir -p "$d" && mount --bind "$work/host-tmp/${d#/tmp/}" "$d" || return 1 ;;
 		esac
