@@ -38,7 +38,6 @@
 #define DEFAULT_TIMEOUT_S 60
 #define REAP_GRACE_MS 2000
 #define FAIL_DELAY_US 2000000
-#define USER_MAX 32
 #define WORKING_FACTOR 4	/* the commit's bound: the lock wait, the hook, fsyncs */
 
 struct margs {
@@ -53,7 +52,7 @@ struct margs {
 /* What the helper said at the end, or that it said nothing usable. */
 struct outcome {
 	char code;			/* an enum relay_result, or 0: the helper failed */
-	char user[USER_MAX + 1];
+	char user[RELAY_USER_MAX + 1];
 };
 
 static const char *arg_value(const char *arg, const char *key)
@@ -260,16 +259,6 @@ static int relay_message(pam_handle_t *pamh, const struct relay_frame *f)
 	return 0;
 }
 
-/* A result is a digit; a login result carries a username that starts with a letter. */
-static bool valid_result(const struct relay_frame *f)
-{
-	if (f->len == 1)
-		return f->text[0] != RELAY_LOGIN && strchr("012345", f->text[0]) != NULL;
-	return f->text[0] == RELAY_LOGIN && f->len > 1 && f->len <= USER_MAX + 1 &&
-	       f->text[1] >= 'a' && f->text[1] <= 'z' &&
-	       strspn(f->text + 1, "abcdefghijklmnopqrstuvwxyz0123456789_-") == f->len - 1;
-}
-
 /* Relay frames until the helper's result; 0, or -1 when the helper misbehaved. */
 static int relay_loop(pam_handle_t *pamh, int fd, int timeout_ms, struct outcome *out)
 {
@@ -291,12 +280,9 @@ static int relay_loop(pam_handle_t *pamh, int fd, int timeout_ms, struct outcome
 			r = relay_message(pamh, &f);
 		else if (f.type == RELAY_WORKING && f.len == 0)
 			wait = timeout_ms * WORKING_FACTOR;	/* locks, fsyncs, the hook: not a hang */
-		else if (f.type == RELAY_RESULT && valid_result(&f)) {
-			out->code = f.text[0];
-			memcpy(out->user, f.text + 1, f.len - 1);	/* valid_result bounds it */
-			out->user[f.len - 1] = '\0';
+		else if (relay_result_parse(&f, &out->code, out->user, sizeof(out->user)) == 0)
 			return 0;
-		} else {
+		else {
 			pam_syslog(pamh, LOG_ERR, "activate-helper: unexpected frame '%c'; denying", f.type);
 			return -1;
 		}

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -72,4 +73,28 @@ int relay_recv(int fd, struct relay_frame *frame, int timeout_ms)
 	}
 	explicit_bzero(buf, sizeof(buf));
 	return r;
+}
+
+static bool result_shape_ok(const struct relay_frame *f)
+{
+	if (f->type != RELAY_RESULT || f->len < 1)
+		return false;
+	if (f->len == 1)
+		return f->text[0] != RELAY_LOGIN && strchr("012345", f->text[0]) != NULL;
+	return f->text[0] == RELAY_LOGIN && f->len <= RELAY_USER_MAX + 1 &&
+	       f->text[1] >= 'a' && f->text[1] <= 'z' &&
+	       strspn(f->text + 1, "abcdefghijklmnopqrstuvwxyz0123456789_-") == f->len - 1;
+}
+
+int relay_result_parse(const struct relay_frame *frame, char *code, char *user, size_t user_size)
+{
+	*code = 0;
+	if (user_size)
+		user[0] = '\0';
+	if (user_size <= RELAY_USER_MAX || !result_shape_ok(frame))
+		return -EPROTO;
+	*code = frame->text[0];
+	memcpy(user, frame->text + 1, frame->len - 1);
+	user[frame->len - 1] = '\0';
+	return 0;
 }

@@ -33,6 +33,8 @@ enum relay_result {
 	RELAY_ACTIVATED = '5',		/* activated, on_success=deny */
 };
 
+#define RELAY_USER_MAX 32		/* the longest username a login result carries */
+
 struct relay_frame {
 	char type;
 	size_t len;
@@ -48,5 +50,13 @@ int relay_send(int fd, char type, const char *text);
  * oversized frame. The frame buffer is wiped by the caller after use.
  */
 int relay_recv(int fd, struct relay_frame *frame, int timeout_ms);
+
+/*
+ * Read a RELAY_RESULT frame: one digit of enum relay_result, and for
+ * RELAY_LOGIN only a username ([a-z][a-z0-9_-]*, at most RELAY_USER_MAX).
+ * Fills code and user (user_size > RELAY_USER_MAX) or returns -EPROTO and
+ * leaves both empty: the module acts on nothing the helper did not say exactly.
+ */
+int relay_result_parse(const struct relay_frame *frame, char *code, char *user, size_t user_size);
 
 #endif

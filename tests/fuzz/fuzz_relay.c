@@ -10,7 +10,10 @@
  *   h1 bits 4-7  a parameter p
  *   0  the bytes are one raw frame to the module: relay_recv there must
  *      take exactly the frames relay.h allows (a known type, no NUL, at
- *      most RELAY_MAX_TEXT bytes of text) and refuse every other one
+ *      most RELAY_MAX_TEXT bytes of text) and refuse every other one; a
+ *      result frame it took is read as the module reads it
+ *      (relay_result_parse), which must accept exactly the results relay.h
+ *      names and nothing else
  *   1  relay_send(byte 0, the rest up to a NUL) and relay_recv of it: the
  *      frame arrives as sent, or relay_send refused it (too long)
  *   2  the bytes are the module's raw answer to a helper prompt through
@@ -65,6 +68,45 @@ static void check_frame(const struct relay_frame *f)
 		abort();
 }
 
+/* What the module may act on: one known digit, or '4' and a username of 1..32 [a-z][a-z0-9_-]*. */
+static bool result_allowed(const struct relay_frame *f)
+{
+	if (f->type != RELAY_RESULT || f->len == 0)
+		return false;
+	if (f->len == 1)
+		return f->text[0] >= '0' && f->text[0] <= '5' && f->text[0] != '4';
+	if (f->text[0] != '4' || f->len > 33 || f->text[1] < 'a' || f->text[1] > 'z')
+		return false;
+	for (size_t i = 2; i < f->len; i++) {
+		char ch = f->text[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* The module's reading of a result frame, with a user buffer just big enough or a size byte short. */
+static void check_result(const struct relay_frame *f)
+{
+	char code = 'X', user[RELAY_USER_MAX + 2];
+	int r;
+
+	memset(user, 'X', sizeof(user));
+	r = relay_result_parse(f, &code, user, RELAY_USER_MAX);
+	if (r != -EPROTO || code != 0 || user[0] != '\0')
+		abort();
+	memset(user, 'X', sizeof(user));
+	r = relay_result_parse(f, &code, user, sizeof(user));
+	if (!result_allowed(f)) {
+		if (r != -EPROTO || code != 0 || user[0] != '\0')
+			abort();
+		return;
+	}
+	if (r != 0 || code != f->text[0] || strlen(user) != f->len - 1 || memcmp(user, f->text + 1, f->len - 1) != 0)
+		abort();
+}
+
 /* 0: a raw frame to the module. */
 static void raw_frame(int module, int helper, const uint8_t *b, size_t n)
 {
@@ -81,6 +123,7 @@ static void raw_frame(int module, int helper, const uint8_t *b, size_t n)
 		if (r != 0 || f.type != (char)b[0] || f.len != n - 1 || memcmp(f.text, b + 1, n - 1) != 0)
 			abort();
 		check_frame(&f);
+		check_result(&f);
 	} else if (r != -EPROTO) {
 		abort();
 	}
