@@ -3,7 +3,7 @@
 # shipped activate.conf, and every activatectl command in activatectl(8).
 src=${top_srcdir:-.}
 status=0
-keys=$(sed -n 's/^\t\(TEXT\|UINT\|ENUM\)(\([a-z_]*\),.*/\2/p; s/^\t{ "\([a-z_]*\)", K_.*/\1/p' "$src/pam_activate/config.c")
+keys=$(sed -n 's/^\t\(TEXT\|UINT\|ENUM\)(\([a-z_]*\),.*/\2/p; s/^\t{ "\([a-z_]*\)", K_.*/\1/p' "$src/pam_activate/base/config.c")
 [ -n "$keys" ] || { echo "FAIL: no keys found in config.c"; exit 1; }
 for k in $keys; do
 	grep -q "^\.BR .*\b$k\b" "$src/man/activate.conf.5" || { echo "FAIL: $k missing from activate.conf(5)"; status=1; }

@@ -25,7 +25,7 @@ for po in po/*.po; do
 		echo "PASS: $po translates every string ($(msgfmt --statistics -o /dev/null "$po" 2>&1))"
 	fi
 done
-for f in $(grep -l '\<N\?_("' pam_activate/*.c tools/*.c); do
+for f in $(grep -l '\<N\?_("' pam_activate/*/*.c tools/*.c); do
 	case " $potfiles " in
 	*" $f "*) ;;
 	*) echo "FAIL: $f has translated strings but is not in POTFILES (Makefile.am)"; fail=1 ;;

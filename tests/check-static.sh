@@ -11,11 +11,14 @@
 #   bugprone-sizeof-expression: fires on sizeof(*idx) for an array of pointers.
 src=${top_srcdir:-.}
 status=0
+includes=
+for d in base store accounts core helper module; do includes="$includes -I $src/pam_activate/$d"; done
+includes="$includes -I $src/tools"
 for tool in cppcheck clang-tidy; do
 	command -v "$tool" >/dev/null || { echo "FAIL: check-static.sh needs $tool (scripts/setup installs it)"; exit 1; }
 done
 if ! cppcheck --enable=warning,portability,performance --std=c11 --quiet --inline-suppr --error-exitcode=1 \
-	-I "$src/pam_activate" -I "$src/tools" --suppress=missingIncludeSystem "$src/pam_activate" "$src/tools"; then
+	$includes --suppress=missingIncludeSystem "$src/pam_activate" "$src/tools"; then
 	echo "FAIL: cppcheck"
 	status=1
 fi
@@ -23,10 +26,11 @@ checks='-*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUns
 checks="$checks,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-branch-clone"
 checks="$checks,-bugprone-sizeof-expression,cert-str34-c,misc-redundant-expression"
 n=0
-for f in "$src"/pam_activate/*.c "$src"/tools/*.c; do
+for f in "$src"/pam_activate/*/*.c "$src"/tools/*.c; do
 	n=$((n + 1))
+	# shellcheck disable=SC2086
 	out=$(clang-tidy --quiet -checks="$checks" --warnings-as-errors='*' "$f" -- -std=c11 -D_GNU_SOURCE \
-		-I"$src/pam_activate" -I"$src/tools" -DPACKAGE_VERSION='"0"' 2>&1) ||
+		$includes -DPACKAGE_VERSION='"0"' 2>&1) ||
 		{ echo "FAIL: clang-tidy $f:"; echo "$out" | grep -E 'warning|error' | sed 's/^/    /'; status=1; }
 done
 [ $status = 0 ] && echo "PASS: cppcheck and clang-tidy clean on $n files"

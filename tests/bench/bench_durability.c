@@ -2,7 +2,7 @@
  * bench_durability.c: what synchronous = FULL costs an activation. One
  * activation commits six small transactions (the failure reset, reserve,
  * the intent, activate and two audit rows); this times six such commits
- * on a WAL database in DIR, with FULL (what store.c sets) and with NORMAL
+ * on a WAL database in DIR, with FULL (what store/sqlite.c sets) and with NORMAL
  * (the peer), and prints the two medians in milliseconds per activation.
  *
  *   bench_durability DIR RUNS

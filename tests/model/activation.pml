@@ -13,7 +13,7 @@
  * the person ends activated with a complete account.
  *
  * Names of proctypes, inlines and labels are those of the C functions
- * (pam_activate/provision.c, accounts.c, home.c, store.c, import.c,
+ * (pam_activate/helper/provision.c, accounts/files.c, accounts/home.c, store/sqlite.c, core/import.c,
  * tools/ctl_change.c); the comment at each step says which one it is.
  * tests/model/README says what is abstracted away.  Run with
  * tests/model/check-model.sh.
@@ -61,7 +61,7 @@
 
 mtype = { PENDING, PROVISIONING, ACTIVE, REVOKED };
 
-/* ---- the store: one person row (store.c) ------------------------------ */
+/* ---- the store: one person row (store/sqlite.c) ------------------------------ */
 
 mtype st_state = PENDING;
 byte st_version = 1;	/* bumped by every write to the row */
@@ -73,7 +73,7 @@ byte st_pin_id = 1;	/* which PIN is current: 1, then 2, 3 after re-issues */
 byte st_rename_to = NONE;
 byte q_uid = 0;		/* the intent uid of the other person's row */
 
-/* ---- the account files, per name (accounts.c) ------------------------- */
+/* ---- the account files, per name (accounts/files.c) ------------------------- */
 
 byte grp[NN];		/* /etc/group: gid of the user-private group NAME, 0 = absent */
 bit  gsh[NN];		/* /etc/gshadow: NAME present */
@@ -240,7 +240,7 @@ end:	atomic {
 }
 
 
-/* ---- accounts_rename (accounts.c) and the store writes around it ------- */
+/* ---- accounts_rename (accounts/files.c) and the store writes around it ------- */
 
 /*
  * Finish the rename recorded in rename_to: every file renamed atomically

@@ -1256,7 +1256,7 @@ static void test_name_and_id_known_to_nss(void **state)
 /* A full filesystem: the activation fails cleanly and the old files stay. */
 /*
  * NSS knows more ids past UID_MIN than the files hold: the free id is past
- * the first window of candidates (accounts.c), and is still found.
+ * the first window of candidates (accounts/files.c), and is still found.
  */
 static void test_ids_known_to_nss_past_one_window(void **state)
 {

@@ -1,4 +1,4 @@
-/* test_store.c: unit tests for store.c (file checks, schema, people, transactions, locking). */
+/* test_store.c: unit tests for store/sqlite.c (file checks, schema, people, transactions, locking). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

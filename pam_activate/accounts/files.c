@@ -1,5 +1,5 @@
 /*
- * accounts.c: the local account files, written the way shadow-utils'
+ * accounts/files.c: the local account files, written the way shadow-utils'
  * commonio does it: under the password-file lock, read whole, add lines,
  * write a temporary file in the same directory with the original's owner
  * and mode, fsync, keep the old file as NAME-, rename over, fsync the

@@ -1,5 +1,5 @@
 /*
- * store.c: the activation database (SQLite). The only file that speaks SQL.
+ * store/sqlite.c: the activation database (SQLite). The only file that speaks SQL.
  *
  * The file is checked before SQLite sees it (root-owned, private, not a
  * link); the schema is versioned with PRAGMA user_version and migrated in

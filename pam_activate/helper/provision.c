@@ -6,7 +6,7 @@
  * compare-and-swap on it. reserve: the username, state provisioning.
  * record_intent: the uid, gid and home, durably, under the password-file
  * lock and before the first file changes. The files and the home are then
- * ensured against the intent (accounts.c, home.c), so a later attempt
+ * ensured against the intent (accounts/files.c, home.c), so a later attempt
  * knows every partial state as its own and rolls it forward. activate:
  * active, the PIN spent, only while it is still this PIN, unspent. A
  * dialogue cut short anywhere is finished by the next one, never repeated,
@@ -386,7 +386,7 @@ static void closing(struct dialogue *d, const struct person *p, struct secrets *
 	conv_prompt(d->conv, true, prompt, s->reply, sizeof(s->reply));
 }
 
-/* The intent, durable before the first account file changes (accounts.c calls it under the lock). */
+/* The intent, durable before the first account file changes (accounts/files.c calls it under the lock). */
 static int record_intent(const struct account *a, void *ctx)
 {
 	struct dialogue *d = ((void **)ctx)[0];
