@@ -9,12 +9,9 @@ set -u
 work=$(mktemp -d /tmp/pam_activate-clients.XXXXXX)
 chmod 0700 "$work"
 cdir="$here/clients"
-passed=0
-failed=0
 sshd_pid=
 
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+. "$here/harness.sh"
 check() {
 	if "$@" >"$work/last.out" 2>&1; then
 		ok "$name"
@@ -27,11 +24,8 @@ check() {
 
 finish() {
 	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
-	echo "[==========] $((passed + failed)) test(s) run."
-	echo "[  PASSED  ] $passed test(s)."
-	[ "$failed" = 0 ] || echo "[  FAILED  ] $failed test(s), listed above."
 	rm -rf "$work"
-	[ "$failed" = 0 ]
+	totals
 }
 
 # --- the private system ---------------------------------------------------

@@ -6,8 +6,6 @@
 #   GREETERS_KEEP=DIR  keep the screenshots and logs in DIR
 #   GREETERS_ARGS=...  more module arguments on every greeter's auth line (to try option values)
 set -u
-passed=0
-failed=0
 dbus_pid=
 ldm_pid=
 greetd_pid=
@@ -15,8 +13,7 @@ old_vt=
 session_pid=
 password="Tr0ika-Vesle-Maane-42"
 
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
+. "$here/harness.sh"
 # expect NAME FILE PATTERN...: every PATTERN (grep -E, any case) in FILE's text, lines joined
 expect_text() {
 	local name=$1 file=$2 p missing=
@@ -51,10 +48,7 @@ finish() {
 	if [ -n "${GREETERS_KEEP:-}" ]; then
 		mkdir -p "$GREETERS_KEEP" && cp -r "$work/shots" "$work/logs" "$GREETERS_KEEP"/ 2>/dev/null
 	fi
-	echo "[==========] $((passed + failed)) test(s) run."
-	echo "[  PASSED  ] $passed test(s)."
-	[ "$failed" = 0 ] || echo "[  FAILED  ] $failed test(s), listed above."
-	[ "$failed" = 0 ]
+	totals
 }
 
 # root may write anywhere: a source tree whose owner may not (make distcheck) is read-only here

@@ -3,22 +3,15 @@
 set -u
 work=$(mktemp -d /tmp/pam_activate-system.XXXXXX)
 chmod 0700 "$work"
-passed=0
-failed=0
 sshd_pid=
 
-ok() { echo "PASS: $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $1"; failed=$((failed + 1)); }
-check() { if "$@" >"$work/last.out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$work/last.out" | tail -n 25; fi; }
+. "$here/harness.sh"
 
 finish() {
 	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
 	[ -n "${mta_pid:-}" ] && mta_stop
-	echo "[==========] $((passed + failed)) test(s) run."
-	echo "[  PASSED  ] $passed test(s)."
-	[ "$failed" = 0 ] || echo "[  FAILED  ] $failed test(s), listed above."
 	rm -rf "$work"
-	[ "$failed" = 0 ]
+	totals
 }
 
 # --- the private system ---------------------------------------------------

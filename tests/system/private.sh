@@ -39,10 +39,12 @@ private_pam() {	# private_pam SERVICE [SNIPPET]: the lines of conf/pam.d-SNIPPET
 }
 
 private_sshd() {	# private_sshd WORK [sshd_config lines on stdin]: sets port and sshd_pid
-	port=$((20000 + RANDOM % 20000))
+	# listen (default 127.0.0.1) and sshd_port (default: a random one) may be set
+	local addr=${listen:-127.0.0.1}
+	port=${sshd_port:-$((20000 + RANDOM % 20000))}
 	[ -f "$1/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$1/hostkey" </dev/null
 	{
-		printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/hostkey\nPidFile %s/sshd.pid\n' "$port" "$1" "$1"
+		printf 'Port %s\nListenAddress %s\nHostKey %s/hostkey\nPidFile %s/sshd.pid\n' "$port" "$addr" "$1" "$1"
 		printf 'UsePAM yes\nPasswordAuthentication yes\nLogLevel VERBOSE\n'
 		# as Debian ships it: the snippet must turn it on for the trigger user alone
 		printf 'KbdInteractiveAuthentication no\n'
@@ -52,6 +54,6 @@ private_sshd() {	# private_sshd WORK [sshd_config lines on stdin]: sets port and
 	} >"$1/sshd_config"
 	/usr/sbin/sshd -D -e -f "$1/sshd_config" 2>"$1/sshd.log" &
 	sshd_pid=$!
-	for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0; sleep 0.1; done
+	for _ in $(seq 50); do (exec 3<>/dev/tcp/"$addr"/"$port") 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }

@@ -1,0 +1,92 @@
+#!/bin/bash
+# campus-inner.sh: the hub of campus.sh (its own network, mount and PID
+# namespaces): the bridge, the servers, the machines, then the checks.
+set -u
+work=$(mktemp -d /tmp/pam_activate-campus.XXXXXX)
+chmod 0711 "$work"	# postgres, not root, must traverse it to its own directory
+machines=${CAMPUS_MACHINES:-3}
+pids=
+
+. "$here/harness.sh"
+
+finish() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	slapd_stop
+	pg_stop
+	[ -n "${CAMPUS_KEEP:-}" ] || rm -rf "$work"
+	totals
+}
+
+# --- the hub: a private system, the bridge, the servers ----------------------
+. "$here/private.sh"
+. "$here/servers.sh"
+mkdir -p "$work/hub" && private_system "$work/hub" ||
+	{ bad "the hub's private /etc, /home, /run, /var/log"; finish; exit 1; }
+ip link set lo up && ip link add br0 type bridge && ip addr add 10.77.0.1/24 dev br0 && ip link set br0 up ||
+	{ bad "the hub's bridge"; finish; exit 1; }
+name="slapd starts on the bridge (cn=config, mdb, unique uid and uidNumber)"
+check slapd_start "$work/ldap" 10.77.0.1 389
+name="PostgreSQL 15 starts on the bridge"
+check pg_start "$work/pg" 10.77.0.1 5432
+
+# --- the machines -------------------------------------------------------------
+export work ldap_uri ldap_base
+for n in $(seq "$machines"); do
+	unshare --net --mount --propagation private bash "$here/campus-machine.sh" "$n" >"$work/m$n.log" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	# the veth's far end goes into the machine's network namespace: wait until it has one
+	for _ in $(seq 100); do
+		[ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
+		sleep 0.02
+	done
+	ip link add "veth$n" type veth peer name eth0 netns "$pid" && ip link set "veth$n" master br0 &&
+		ip link set "veth$n" up || bad "machine $n: its veth pair"
+done
+machines_ready() {
+	for _ in $(seq 200); do
+		all=1
+		for n in $(seq "$machines"); do [ -e "$work/ready-m$n" ] || all=; done
+		[ -n "$all" ] && return 0
+		sleep 0.1
+	done
+	for n in $(seq "$machines"); do echo "--- m$n"; cat "$work/m$n.log"; done
+	return 1
+}
+name="$machines machines up: each its own network, /etc, nslcd and sshd"
+check machines_ready
+
+# --- a directory user, on every machine ----------------------------------------
+seed_user() {	# seed_user NAME UID PASSWORD: a posixAccount + shadowAccount and its group
+	local hash
+	hash=$(printf '%s' "$3" | openssl passwd -6 -stdin)
+	ldapadd -x -H "$ldap_uri" -D "$ldap_admin" -w "$ldap_admin_pw" <<LDIF
+dn: cn=$1,ou=groups,$ldap_base
+objectClass: posixGroup
+cn: $1
+gidNumber: $2
+
+dn: uid=$1,ou=people,$ldap_base
+objectClass: inetOrgPerson
+objectClass: posixAccount
+objectClass: shadowAccount
+uid: $1
+cn: $1
+sn: $1
+uidNumber: $2
+gidNumber: $2
+homeDirectory: /home/$1
+loginShell: /bin/bash
+userPassword: {CRYPT}$hash
+shadowLastChange: 20000
+LDIF
+}
+name="a directory user is added with a {CRYPT} password"
+check seed_user diruser 90001 Katalog-Bruker-91
+export port=22
+for n in $(seq "$machines"); do
+	name="machine $n: the directory user logs in over ssh (NSS from nslcd, the password checked by the directory through pam_ldap)"
+	check env host=10.77.0.$((10 + n)) expect -f "$here/ssh.exp" login diruser Katalog-Bruker-91
+done
+finish

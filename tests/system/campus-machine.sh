@@ -1,0 +1,36 @@
+#!/bin/bash
+# campus-machine.sh N: one lab machine of the campus test, run by
+# campus-inner.sh in a network and mount namespace of its own. It waits for
+# its end of the veth pair (eth0), takes 10.77.0.(10+N), makes a private
+# /etc (NSS from the directory through nslcd), /home, /run and /var/log,
+# and runs nslcd and the real sshd as foreground children until killed.
+#   work  the campus test's directory; machine N keeps its files in work/mN
+#   build, here, ldap_uri, ldap_base  as in campus-inner.sh
+set -u
+n=$1
+me="$work/m$n"
+addr=10.77.0.$((10 + n))
+mkdir -p "$me"
+for _ in $(seq 100); do ip link show eth0 >/dev/null 2>&1 && break; sleep 0.05; done
+ip link set lo up && ip addr add "$addr/24" dev eth0 && ip link set eth0 up || { echo "m$n: no network"; exit 1; }
+
+. "$here/private.sh"
+private_system "$me" || { echo "m$n: no private system"; exit 1; }
+sed -i -E 's/^(passwd|group|shadow):.*/\1: files ldap/' /etc/nsswitch.conf
+install -m 0640 -g nslcd /dev/null /etc/nslcd.conf
+printf 'uid nslcd\ngid nslcd\nuri %s\nbase %s\nnss_initgroups_ignoreusers ALLLOCAL\n' "$ldap_uri" "$ldap_base" >/etc/nslcd.conf
+install -d -o nslcd -g nslcd /run/nslcd
+nslcd -n >"$me/nslcd.log" 2>&1 &
+nslcd_pid=$!
+# Passwords of directory users are checked by the directory (pam_ldap binds as the user),
+# so no hash leaves it; pam_unix after it stays for the local accounts.
+pam_ldap="$build/tests/pam_ldap.so"
+sed -i "/^@include common-auth/i auth [success=done authinfo_unavail=ignore user_unknown=ignore default=ignore] $pam_ldap minimum_uid=1000" \
+	/etc/pam.d/sshd
+sed -i "/^@include common-account/i account [success=done authinfo_unavail=ignore user_unknown=ignore ignore=ignore default=bad] $pam_ldap minimum_uid=1000" \
+	/etc/pam.d/sshd
+
+listen=$addr sshd_port=22 private_sshd "$me" </dev/null || { echo "m$n: sshd did not start"; cat "$me/sshd.log"; exit 1; }
+: >"$work/ready-m$n"
+trap 'kill "$sshd_pid" "$nslcd_pid" 2>/dev/null' TERM INT
+wait
