@@ -136,8 +136,8 @@ int username_base(const struct config *cfg, const struct person *p, char *out, s
 		out[cfg->username_max_length] = '\0';
 	while (out[0] >= '0' && out[0] <= '9')
 		memmove(out, out + 1, strlen(out));
-	if (!out[0])
-		snprintf(out, size, "user");
+	if (!out[0])	/* a name of digits or symbols only; within the configured length too */
+		snprintf(out, size, "%.*s", (int)cfg->username_max_length, "user");
 	return 0;
 }
 

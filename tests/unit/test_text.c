@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "text.h"
+#include "username.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -259,6 +261,29 @@ static void test_wrap(void **state)
 	}
 }
 
+/* A name with no letters falls back to "user", cut like any base to username_max_length. */
+static void test_username_base_without_letters(void **state)
+{
+	static const unsigned maxima[] = { 1, 3, 4, 8 };
+	struct config cfg;
+	struct person p;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.given_name, sizeof(p.given_name), "%s", "123");
+	snprintf(p.family_name, sizeof(p.family_name), "%s", "456");
+	for (size_t i = 0; i < sizeof(maxima) / sizeof(maxima[0]); i++) {
+		char base[64];
+
+		config_defaults(&cfg);
+		cfg.username_max_length = maxima[i];
+		assert_int_equal(username_base(&cfg, &p, base, sizeof(base)), 0);
+		assert_true(strlen(base) >= 1 && strlen(base) <= maxima[i]);
+		assert_true(username_valid(base, maxima[i]));
+		assert_memory_equal(base, "user", strlen(base));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_printable_every_c0_c1),
 		cmocka_unit_test(test_utf8_printable_honours_len),
 		cmocka_unit_test(test_is_date),
+		cmocka_unit_test(test_username_base_without_letters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
