@@ -45,6 +45,7 @@
 #define R_BIG "\x01" "big"		/* a reply of 1 MiB */
 #define R_DIE "\x01" "die"		/* the application is killed at this prompt */
 #define R_STALL "\x01" "stall"		/* the person walks away: no reply for 4 s, then "1" */
+#define R_PAUSE "\x01" "pause"		/* no reply for 2 s, then "1" */
 
 struct script {
 	const char *replies[48];
@@ -280,8 +281,8 @@ static char *reply_for(struct script *s, const char *r, int *rc)
 	}
 	if (!strcmp(r, R_DIE))
 		raise(SIGKILL);
-	if (!strcmp(r, R_STALL)) {
-		sleep(4);
+	if (!strcmp(r, R_STALL) || !strcmp(r, R_PAUSE)) {
+		sleep(strcmp(r, R_STALL) ? 2 : 4);
 		return strdup("1");
 	}
 	if (!strcmp(r, R_NULL))
@@ -354,10 +355,30 @@ static int child_pam_start(const char *service, const char *user, const struct p
 	return rc;
 }
 
+#define PAM_USER_CHANGED 99	/* not a PAM status: try_authenticate's "PAM_USER is not as it must be" */
+
+/*
+ * Whatever path a dialogue took, PAM_USER is still the name the caller
+ * started with; only a success (on_success=login) changes it, and then to
+ * someone else: the module never returns success for the trigger user.
+ */
+static bool user_as_it_must_be(pam_handle_t *ph, const char *user, int rc, char *now, size_t len)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(ph, PAM_USER, &item) != PAM_SUCCESS || !item) {
+		snprintf(now, len, "(none)");
+		return false;
+	}
+	snprintf(now, len, "%s", (const char *)item);
+	return rc == PAM_SUCCESS ? strcmp(item, user) != 0 : strcmp(item, user) == 0;
+}
+
 static int try_authenticate(const char *service, const char *user, struct script *s)
 {
 	struct pam_conv conv = { script_conv, s };
 	pam_handle_t *ph = NULL;
+	char now[256];
 	int rc = PAM_SYSTEM_ERR;
 
 	for (int i = 0; i < 20 && rc != PAM_SUCCESS; i++) {
@@ -368,6 +389,10 @@ static int try_authenticate(const char *service, const char *user, struct script
 	if (rc != PAM_SUCCESS)
 		return -1;
 	rc = pam_authenticate(ph, 0);
+	if (!user_as_it_must_be(ph, user, rc, now, sizeof(now))) {
+		logf_(s, "PAM_USER", now);
+		rc = PAM_USER_CHANGED;
+	}
 	pam_end(ph, rc);
 	return rc;
 }
@@ -376,12 +401,18 @@ static int authenticate(const char *service, const char *user, const char *rhost
 {
 	struct pam_conv conv = { script_conv, s };
 	pam_handle_t *ph = NULL;
+	char now[256];
 	int rc;
 
 	assert_int_equal(pam_start(service, user, &conv, &ph), PAM_SUCCESS);
 	if (rhost)
 		assert_int_equal(pam_set_item(ph, PAM_RHOST, rhost), PAM_SUCCESS);
 	rc = pam_authenticate(ph, 0);
+	if (!user_as_it_must_be(ph, user, rc, now, sizeof(now))) {
+		pam_end(ph, rc);
+		fail_msg("%s: pam_authenticate gave %d and PAM_USER is '%s', not as it must be:\n%s", service, rc,
+			 now, s->log);
+	}
 	pam_end(ph, rc);
 	return rc;
 }
@@ -1022,6 +1053,63 @@ static void test_on_success_login(void **state)
 	assert_string_equal(user, "aasaodeg");	/* Åsa Ødegård */
 	assert_int_equal(pam_acct_mgmt(ph, 0), PAM_SUCCESS);	/* pam_activate ignores the new user */
 	pam_end(ph, PAM_SUCCESS);
+}
+
+/*
+ * on_success=login is the one setting under which the module changes
+ * PAM_USER: on every path but a success it must still be the trigger user
+ * (authenticate() checks that after each call). Each path once: a wrong
+ * PIN, a lock, a conversation that fails or answers NULL, a prerequisite,
+ * declined terms, no password, a provisioning failure, a broken set-up, a
+ * helper that cannot start, and a reply the helper waits for in vain.
+ */
+static void test_pam_user_kept_on_every_failure_with_login(void **state)
+{
+	static const struct {
+		const char *extra, *service, *replies[8];
+		int rc;
+	} paths[] = {
+		{ "", "activate", { "1001", "5001", "99999999" }, PAM_AUTH_ERR },
+		{ "", "activate", { "1001", "5001", R_CONV_FAIL }, PAM_CONV_ERR },
+		{ "", "activate", { "1001", R_NULL }, PAM_CONV_ERR },
+		{ "", "activate", { "1003", "5003", "33333333", "" }, PAM_AUTH_ERR },	/* fee missing */
+		{ "terms", "activate", { "1001", "5001", "11111111", "no" }, PAM_AUTH_ERR },
+		{ "", "activate", { "1008", "5008", "88888888", "abc", "abc", "abc" }, PAM_AUTH_ERR },
+		{ "uids", "activate", { "1001", "5001", "11111111", "1", "x" }, PAM_AUTHINFO_UNAVAIL },
+		{ "no_such_key = 1\n", "activate", { "1001" }, PAM_AUTHINFO_UNAVAIL },
+		{ "", "fake-missing", { "1001" }, PAM_AUTH_ERR },
+		{ "", "fake-crash", { "1001" }, PAM_AUTH_ERR },
+		{ "", "fake-hang", { "1001" }, PAM_AUTH_ERR },
+		{ "reply_timeout = 1\n", "activate", { "1001", "5001", "11111111", R_PAUSE }, PAM_AUTH_ERR },
+		{ "max_attempts = 1\n", "activate", { "1001", "5001", "99999999" }, PAM_AUTH_ERR },	/* locks */
+		{ "max_attempts = 1\n", "activate", { "1001", "5001", "11111111" }, PAM_AUTH_ERR },	/* locked */
+	};
+	char extra[PATH_MAX + 128];
+	int rc;
+
+	(void)state;
+	put("etc/terms.txt", "Be nice.\n", 0644);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct script s = { .next = 0 };
+
+		for (size_t j = 0; j < 8 && paths[i].replies[j]; j++)
+			s.replies[j] = paths[i].replies[j];
+		if (!strcmp(paths[i].extra, "terms"))
+			snprintf(extra, sizeof(extra), "on_success = login\nterms_file = %s/root/etc/terms.txt\n", sandbox);
+		else
+			snprintf(extra, sizeof(extra), "on_success = login\n%s",
+				 strcmp(paths[i].extra, "uids") ? paths[i].extra : "");
+		if (!strcmp(paths[i].extra, "uids"))	/* the one id there is, taken */
+			put("etc/login.defs", "UID_MIN 999\nUID_MAX 999\nGID_MIN 999\nGID_MAX 999\n", 0644);
+		write_conf(extra);
+		rc = authenticate(paths[i].service, "activate", NULL, &s);
+		if (rc != paths[i].rc)
+			fail_msg("path %zu: %d, not %d:\n%s", i, rc, paths[i].rc, s.log);
+		make_sysroot();
+		put("etc/terms.txt", "Be nice.\n", 0644);
+	}
+	assert_true(sql_int("SELECT locked_until FROM person WHERE id_number = '1001'") > time(NULL));
+	assert_int_equal(sql_int("SELECT count(*) FROM person WHERE state = 2"), 1);	/* 1006, from reset() */
 }
 
 static void test_username_collision_and_reserved(void **state)
@@ -2364,6 +2452,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_on_success_login_refused_for_sshd, reset),
 		cmocka_unit_test_setup(test_failure_ends_with_a_prompt_after_it, reset),
 		cmocka_unit_test_setup(test_on_success_login, reset),
+		cmocka_unit_test_setup(test_pam_user_kept_on_every_failure_with_login, reset),
 		cmocka_unit_test_setup(test_username_collision_and_reserved, reset),
 		cmocka_unit_test_setup(test_terms_of_use, reset),
 		cmocka_unit_test_setup(test_norwegian, reset),
