@@ -35,6 +35,7 @@
 
 #include "accounts.h"
 #include "acline.h"
+#include "fault.h"
 #include "home.h"
 #include "text.h"
 
@@ -865,8 +866,8 @@ static int lock_names(int etc)
 	return r;
 }
 
-/* lckpwdf's .pwd.lock, then every NAME.lock, waiting at most LOCK_WAIT_S for both. */
-static int lock_files(int etc, int *lockfd)
+/* lckpwdf's .pwd.lock, then every NAME.lock, waiting at most wait_s seconds for both. */
+static int lock_files(int etc, int wait_s, int *lockfd)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct timespec tick = { 0, 50L * 1000 * 1000 };
@@ -875,9 +876,9 @@ static int lock_files(int etc, int *lockfd)
 
 	if (fd < 0)
 		return -errno;
-	for (; i < LOCK_WAIT_S * 20 && fcntl(fd, F_SETLK, &fl) != 0; i++)
+	for (; i < wait_s * 20 && fcntl(fd, F_SETLK, &fl) != 0; i++)
 		nanosleep(&tick, NULL);
-	for (; i < LOCK_WAIT_S * 20; i++) {
+	for (; i < wait_s * 20; i++) {
 		int r = lock_names(etc);
 
 		if (r == 0) {
@@ -943,14 +944,14 @@ typedef int files_fn(const struct config *cfg, struct files *fs, void *ctx, char
 static int with_files(const struct config *cfg, files_fn *fn, void *ctx, char *err, size_t errlen)
 {
 	struct files fs = { .etc = open_etc(cfg) };
-	int lockfd = -1, r = 0;
+	int lockfd = -1, r = 0, wait_s = FAULT_NUMBER(cfg, "lock-wait", LOCK_WAIT_S);
 
 	if (fs.etc < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s/etc: %s", cfg->sysroot, strerror(errno));
 	}
-	if (r == 0 && (r = lock_files(fs.etc, &lockfd)) != 0)
-		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", LOCK_WAIT_S);
+	if (r == 0 && (r = lock_files(fs.etc, wait_s, &lockfd)) != 0)
+		snprintf(err, errlen, "the account files are locked by another program (waited %d s)", wait_s);
 	if (r == 0)
 		r = fn(cfg, &fs, ctx, err, errlen);
 	if (lockfd >= 0) {

@@ -1,5 +1,6 @@
 /* fault.c: the test builds' fault points (see fault.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,18 +24,40 @@ static void pause_here(const struct config *cfg, const char *fault)
 	unlink(paused);
 }
 
+/* The first line of run_dir/fault into want; 0, or -1 when there is none. */
+static int read_fault(const struct config *cfg, char *path, size_t pathlen, char *want, size_t wantlen)
+{
+	FILE *f;
+
+	snprintf(path, pathlen, "%s/fault", cfg->run_dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fgets(want, (int)wantlen, f))
+		want[strcspn(want, "\n")] = '\0';
+	fclose(f);
+	return 0;
+}
+
+int fault_number(const struct config *cfg, const char *name, int dflt)
+{
+	char path[CONFIG_PATH_MAX + 8], want[64] = "";
+	size_t n = strlen(name);
+	int v;
+
+	if (read_fault(cfg, path, sizeof(path), want, sizeof(want)) != 0 || strncmp(want, name, n) != 0 ||
+	    want[n] != ':')
+		return dflt;
+	v = atoi(want + n + 1);
+	return v > 0 ? v : dflt;
+}
+
 void fault_point(const struct config *cfg, const char *step)
 {
 	char path[CONFIG_PATH_MAX + 8], want[64] = "";
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/fault", cfg->run_dir);
-	f = fopen(path, "re");
-	if (!f)
+	if (read_fault(cfg, path, sizeof(path), want, sizeof(want)) != 0)
 		return;
-	if (fgets(want, sizeof(want), f))
-		want[strcspn(want, "\n")] = '\0';
-	fclose(f);
 	if (strcmp(want, step) == 0)
 		_exit(99);
 	if (strncmp(want, "pause:", 6) == 0 && strcmp(want + 6, step) == 0)
