@@ -28,6 +28,7 @@
 
 #include <crypt.h>
 #include <libpamtest.h>
+#include <shadow.h>
 #include <security/pam_appl.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -1412,6 +1413,123 @@ static void test_full_filesystem(void **state)
 	assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'"), 0);
 }
 
+/* The four account files, whole, one after the other (free the result). */
+static char *account_files(void)
+{
+	static const char *const names[] = { "etc/group", "etc/gshadow", "etc/passwd", "etc/shadow" };
+	char *all = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&all, &len);
+
+	for (size_t i = 0; i < 4; i++) {
+		char *text = slurp(names[i]);
+
+		fprintf(m, "== %s\n%s", names[i], text);
+		free(text);
+	}
+	fclose(m);
+	return all;
+}
+
+/*
+ * Another process holds lckpwdf() (glibc's own, in a mount namespace where
+ * the sandbox's etc is /etc) while a person activates: the helper waits
+ * its bound (one second here, through the test helper's lock-wait fault;
+ * fifteen in a real one), then says the account could not be created,
+ * with nothing changed and the PIN unspent. The same for shadow-utils'
+ * NAME.lock of a live process; a dead process's NAME.lock is stale and
+ * removed. Once the lock is released, the next attempt succeeds.
+ */
+static pid_t hold_lckpwdf(int *release)
+{
+	char etc[PATH_MAX + 8], ok = 0;
+	int up[2], down[2];
+	pid_t pid;
+
+	snprintf(etc, sizeof(etc), "%s/root/etc", sandbox);
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork();
+	if (pid == 0) {
+		char c = 'L';
+
+		close(up[0]);
+		close(down[1]);
+		if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount(etc, "/etc", NULL, MS_BIND, NULL) != 0 || lckpwdf() != 0)
+			_exit(1);
+		if (write(up[1], &c, 1) != 1)
+			_exit(2);
+		while (read(down[0], &c, 1) > 0)	/* until the test closes its end */
+			;
+		ulckpwdf();
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &ok, 1) != 1 || ok != 'L')
+		fail_msg("the child could not take lckpwdf() on the sandbox's /etc");
+	close(up[0]);
+	*release = down[1];
+	return pid;
+}
+
+static void expect_locked_out(const char *why)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char *before = account_files(), *after, path[PATH_MAX * 2];
+	int rc;
+
+	set_fault("lock-wait:1");
+	rc = authenticate("activate-faults", "activate", NULL, &s);
+	set_fault(NULL);
+	if (rc != PAM_AUTHINFO_UNAVAIL)
+		fail_msg("%s: %d, not a failure:\n%s", why, rc, s.log);
+	expect_log(&s, "[error] Your account could not be created. Nothing was used up: you can try again.");
+	after = account_files();
+	assert_string_equal(before, after);
+	snprintf(path, sizeof(path), "%s/root/etc/passwd+", sandbox);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/root/etc/passwd.lock", sandbox);
+	assert_int_equal(access(path, F_OK), -1);	/* ours, given back */
+	assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'"), 0);
+	assert_int_equal(sql_int("SELECT uid IS NULL FROM person WHERE id_number = '1001'"), 1);	/* no intent */
+	free(before);
+	free(after);
+}
+
+static void test_password_files_locked_by_another_program(void **state)
+{
+	struct script done = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char text[32];
+	int release;
+	pid_t holder, gone;
+
+	(void)state;
+	holder = hold_lckpwdf(&release);
+	expect_locked_out("lckpwdf held");
+	close(release);
+	assert_int_equal(child_rc(holder), 0);
+	snprintf(text, sizeof(text), "%d", (int)getpid());	/* a live process: useradd at work */
+	put("etc/shadow.lock", text, 0600);
+	expect_locked_out("shadow.lock of a live process");
+	expect_file_has("etc/shadow.lock", text);	/* someone else's lock: left alone */
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'provision' AND "
+				 "result = 'the account files are locked by another program (waited 1 s)'"), 2);
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(child_rc(gone), 0);
+	snprintf(text, sizeof(text), "%d", (int)gone);	/* a process that is gone: a stale lock */
+	put("etc/shadow.lock", text, 0600);
+	assert_int_equal(authenticate("activate", "activate", NULL, &done), PAM_AUTH_ERR);
+	expect_log(&done, "Your account is ready.");
+	snprintf(text, sizeof(text), "%s/root/etc/shadow.lock", sandbox);
+	assert_int_equal(access(text, F_OK), -1);
+	assert_true(sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") > 0);
+	expect_pwck_clean();
+}
+
 /* Killed at each step of provisioning (a fault point of the test helper), then done again. */
 static void test_killed_at_each_step_then_retried(void **state)
 {
@@ -2466,6 +2584,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_init_creates_trigger_user, reset),
 		cmocka_unit_test_setup(test_ids_known_to_nss_past_one_window, reset),
 		cmocka_unit_test_setup(test_full_filesystem, reset),
+		cmocka_unit_test_setup(test_password_files_locked_by_another_program, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
 		cmocka_unit_test_setup(test_one_pin_changes_the_password_once, reset),
