@@ -79,7 +79,9 @@ static int parse_args(int argc, char **argv, struct args *a)
  * Secrets must not end up in a core file. The caller's signal mask and
  * dispositions are not ours (an ignored SIGTERM or a blocked SIGALRM would
  * change how the helper ends); provisioning blocks the signals that end a
- * process while it commits (provision.c).
+ * process while it commits (provision.c). Nor is the caller's working
+ * directory: the hook would start in it, and the helper would keep it
+ * busy; every path the helper uses is absolute.
  */
 static void harden(void)
 {
@@ -95,6 +97,9 @@ static void harden(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
+	if (chdir("/") != 0) {
+		/* / is there; were it not, nothing here reads a relative path */
+	}
 }
 
 static int load(const struct args *a, struct setup *s, char *err, size_t errlen)
