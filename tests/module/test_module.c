@@ -1818,6 +1818,191 @@ static void test_intent_holds_its_ids(void **state)
 	expect_pwck_clean();
 }
 
+/* --- an adversarial host ------------------------------------------------------ */
+
+/* A whole file by absolute path, any bytes; *len its length (free the result). */
+static char *read_whole(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = fopen(path, "rb"), *m = open_memstream(&buf, len);
+	int c;
+
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+/*
+ * The database replaced by a symbolic link between two activations (a
+ * valid database, moved away), and so each of its -wal and -shm: the
+ * helper refuses to open it, the person is told the service is not
+ * available, and the file the link points to is not written.
+ */
+static void test_database_replaced_by_a_symlink(void **state)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	struct script first = SCRIPT("1001", "5001", "99999999");
+	struct script last = ACTIVATE("1001", "5001", "11111111", "1", "x");
+
+	(void)state;
+	assert_int_equal(authenticate("activate", "activate", NULL, &first), PAM_AUTH_ERR);
+	for (size_t i = 0; i < 3; i++) {
+		struct script s = SCRIPT("1001", "5001", "11111111");
+		char path[PATH_MAX + 8], target[PATH_MAX + 24], *before, *after;
+		size_t blen, alen;
+
+		snprintf(path, sizeof(path), "%s%s", dbpath, suffix[i]);
+		snprintf(target, sizeof(target), "%s/elsewhere%s", sandbox, suffix[i]);
+		if (i == 0)
+			assert_int_equal(rename(path, target), 0);
+		else {
+			tu_write_file(target, "not a journal\n", 14, 0600);
+			unlink(path);	/* no connection is open: nothing is lost */
+		}
+		before = read_whole(target, &blen);
+		assert_int_equal(symlink(target, path), 0);
+		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTHINFO_UNAVAIL);
+		expect_log(&s, "[error] The activation service is not available right now.");
+		expect_no_log(&s, "[prompt]");
+		after = read_whole(target, &alen);
+		if (alen != blen || memcmp(before, after, blen) != 0)
+			fail_msg("%s: written through the symbolic link", path);
+		assert_int_equal(unlink(path), 0);
+		if (i == 0)
+			assert_int_equal(rename(target, path), 0);
+		free(before);
+		free(after);
+	}
+	assert_int_equal(failures("1001"), 1001);	/* the first attempt's; the refused ones counted nothing */
+	assert_int_equal(authenticate("activate", "activate", NULL, &last), PAM_AUTH_ERR);
+	expect_log(&last, "Your account is ready.");
+}
+
+/* The NUL-separated entries of /proc/PID/FILE, each followed by a newline (free the result). */
+static char *proc_text(pid_t pid, const char *file)
+{
+	char path[64], *text;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	text = read_whole(path, &len);
+	for (size_t i = 0; i < len; i++)
+		if (!text[i])
+			text[i] = '\n';
+	return text;
+}
+
+static void set_caller_env(const char *evil)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", evil);
+	setenv("PATH", path, 1);
+	setenv("HOME", "/nonexistent", 1);
+	setenv("IFS", "/", 1);
+	setenv("LANG", "xx_YY.bogus", 1);
+	setenv("LANGUAGE", "../../../../evil", 1);
+	setenv("LD_PRELOAD", NSS_WRAPPER_LIB, 1);
+	setenv("LD_LIBRARY_PATH", evil, 1);
+}
+
+/*
+ * A hostile caller's environment: PATH first through a folder of fake
+ * programs, HOME nowhere, IFS=/, a locale no host has, a LANGUAGE that is
+ * a path, LD_PRELOAD of a library the helper never loads, LD_LIBRARY_PATH
+ * to a folder whose libc and libsqlite3 are not libraries. The helper
+ * (read in /proc while it waits at a fault point) gets the fixed PATH and
+ * the locale's name and nothing else, loads nothing of it, and works in
+ * / rather than the caller's directory; the hook sees none of it; no fake
+ * program runs; the activation goes through, in English.
+ */
+static void test_hostile_caller_environment(void **state)
+{
+	static const char *const fakes[] = { "sh", "env", "nscd", "sss_cache", "useradd", "cp", "mkdir", "chown" };
+	static const char *const names[] = { "PATH", "HOME", "IFS", "LANG", "LANGUAGE", "LD_PRELOAD", "LD_LIBRARY_PATH" };
+	static const char *const allowed[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=xx_YY.bogus" };
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char evil[PATH_MAX + 8], path[PATH_MAX * 2], text[PATH_MAX * 3], cwd[PATH_MAX], *saved[7], *environ_, *maps, *out, *log;
+	pid_t child, helper;
+	ssize_t n;
+
+	(void)state;
+	snprintf(evil, sizeof(evil), "%s/evil", sandbox);
+	mkdir(evil, 0755);
+	for (size_t i = 0; i < sizeof(fakes) / sizeof(fakes[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", evil, fakes[i]);
+		snprintf(text, sizeof(text), "#!/bin/sh\necho %s >>%s/evil-ran\n", fakes[i], sandbox);
+		tu_write_file(path, text, strlen(text), 0755);
+	}
+	snprintf(path, sizeof(path), "%s/libc.so.6", evil);
+	tu_write_file(path, "not a library\n", 14, 0755);
+	snprintf(path, sizeof(path), "%s/libsqlite3.so.0", evil);
+	tu_write_file(path, "not a library\n", 14, 0755);
+	snprintf(path, sizeof(path), "%s/hook.sh", sandbox);
+	snprintf(text, sizeof(text), "#!/bin/sh\nenv >%s/hook.out\n", sandbox);
+	tu_write_file(path, text, strlen(text), 0700);
+	snprintf(text, sizeof(text), "hook = %s\n", path);
+	write_conf(text);
+	for (size_t i = 0; i < 7; i++)
+		saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+	set_fault("pause:verified");
+	set_caller_env(evil);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(evil), 0);
+	child = fork_dialogue("activate-faults", &s);
+	assert_int_equal(chdir(cwd), 0);
+	for (size_t i = 0; i < 7; i++) {	/* the test's own shell() and pwck must not meet it */
+		if (saved[i])
+			setenv(names[i], saved[i], 1);
+		else
+			unsetenv(names[i]);
+		free(saved[i]);
+	}
+	wait_paused();
+	helper = helper_pid();
+	assert_true(helper > 0);
+	environ_ = proc_text(helper, "environ");
+	maps = proc_text(helper, "maps");
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)helper);
+	n = readlink(path, cwd, sizeof(cwd) - 1);
+	assert_true(n > 0);
+	cwd[n] = '\0';
+	assert_string_equal(cwd, "/");	/* not the caller's */
+	set_fault(NULL);
+	assert_int_equal(child_rc(child), PAM_AUTH_ERR);
+	log = slurp("../child.log");
+	if (!strstr(log, "Your account is ready.\nUsername: olanordm"))
+		fail_msg("no activation, in English:\n%s", log);
+	for (char *line = environ_, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		bool ok = false;
+
+		*nl = '\0';
+		for (size_t i = 0; i < 2; i++)
+			ok = ok || !strcmp(line, allowed[i]);
+		if (!ok)
+			fail_msg("the helper's environment has %s", line);
+	}
+	if (strstr(maps, "nss_wrapper") || strstr(maps, evil))
+		fail_msg("the helper loaded the caller's library:\n%s", maps);
+	out = slurp("../hook.out");
+	assert_non_null(strstr(out, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"));
+	assert_non_null(strstr(out, "ACTIVATE_USERNAME=olanordm\n"));
+	assert_non_null(strstr(out, "\nPWD=/\n"));
+	if (strstr(out, "\nHOME=") || strstr(out, "IFS=") || strstr(out, "LD_") || strstr(out, "LANG") || strstr(out, evil))
+		fail_msg("the hook's environment has the caller's:\n%s", out);
+	snprintf(path, sizeof(path), "%s/evil-ran", sandbox);
+	if (access(path, F_OK) == 0)
+		fail_msg("a program of the caller's PATH ran:\n%s", slurp("../evil-ran"));
+	free(environ_);
+	free(maps);
+	free(out);
+	free(log);
+}
+
 /* --- ordinary users --------------------------------------------------------- */
 
 static void test_ordinary_user_passes_through(void **state)
@@ -2580,10 +2765,12 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_interrupted_then_finished, reset),
 		cmocka_unit_test_setup(test_killed_at_each_step_then_retried, reset),
 		cmocka_unit_test_setup(test_hook_gets_a_clean_environment, reset),
+		cmocka_unit_test_setup(test_hostile_caller_environment, reset),
 		cmocka_unit_test_setup(test_name_and_id_known_to_nss, reset),
 		cmocka_unit_test_setup(test_init_creates_trigger_user, reset),
 		cmocka_unit_test_setup(test_ids_known_to_nss_past_one_window, reset),
 		cmocka_unit_test_setup(test_full_filesystem, reset),
+		cmocka_unit_test_setup(test_database_replaced_by_a_symlink, reset),
 		cmocka_unit_test_setup(test_password_files_locked_by_another_program, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
