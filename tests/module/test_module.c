@@ -2003,6 +2003,81 @@ static void test_hostile_caller_environment(void **state)
 	free(log);
 }
 
+/* The permission bits of sandbox/rel (lstat: a link is not followed). */
+static unsigned mode_of(const char *rel)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", sandbox, rel);
+	if (lstat(path, &st) != 0)
+		fail_msg("%s: %s", path, strerror(errno));
+	return (unsigned)(st.st_mode & 07777);
+}
+
+static void expect_mode(const char *rel, unsigned want, mode_t mask)
+{
+	unsigned got = mode_of(rel);
+
+	if (got != want)
+		fail_msg("umask %03o: %s is %04o, not %04o", (unsigned)mask, rel, got, want);
+}
+
+/*
+ * The caller's umask, 000 or 077, changes no mode: the account files and
+ * their backups, the lock, the home and what skel put in it, the
+ * database's -wal and -shm and the run directory the helper makes, and,
+ * with activatectl run under the same umask, a new database, its
+ * directory, the pepper and a PIN file.
+ */
+static void test_caller_umask_changes_no_mode(void **state)
+{
+	static const mode_t masks[] = { 0, 077 };
+	static const struct {
+		const char *rel;
+		unsigned mode;
+	} want[] = {
+		{ "root/etc/passwd", 0644 }, { "root/etc/group", 0644 }, { "root/etc/shadow", 0640 },
+		{ "root/etc/gshadow", 0640 }, { "root/etc/passwd-", 0644 }, { "root/etc/shadow-", 0640 },
+		{ "root/etc/group-", 0644 }, { "root/etc/gshadow-", 0640 }, { "root/etc/.pwd.lock", 0600 },
+		{ "root/home/olanordm", 0700 }, { "root/home/olanordm/.profile", 0644 },
+		{ "root/home/olanordm/.config", 0755 }, { "root/home/olanordm/.config/app.conf", 0600 },
+		{ "activate.db", 0600 }, { "activate.db-wal", 0600 }, { "activate.db-shm", 0600 },
+		{ "run", 0700 }, { "run/hash-slots", 0600 }, { "run/person-1.lock", 0600 },
+		{ "fresh", 0700 }, { "fresh/db", 0700 }, { "fresh/db/activate.db", 0600 }, { "fresh/pepper", 0400 },
+		{ "fresh/pins.csv", 0600 },
+	};
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++) {
+		struct script s = ACTIVATE("1001", "5001", "11111111", "1", "x");
+		char path[PATH_MAX * 2], cmd[PATH_MAX * 4];
+		mode_t old;
+
+		reset(NULL);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s/run %s/fresh %s-wal %s-shm", sandbox, sandbox, dbpath, dbpath);
+		assert_int_equal(shell(cmd), 0);
+		snprintf(path, sizeof(path), "%s/fresh", sandbox);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/fresh/conf", sandbox);
+		snprintf(cmd, sizeof(cmd), "database = %s/fresh/db/activate.db\npepper_file = %s/fresh/pepper\n"
+			 "sysroot = %s/root\nrun_dir = %s/fresh/run\npin_hash_cost = min\n", sandbox, sandbox, sandbox,
+			 sandbox);
+		tu_write_file(path, cmd, strlen(cmd), 0600);
+		old = umask(masks[m]);
+		assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);
+		snprintf(cmd, sizeof(cmd), "umask %03o && %s/activatectl --config %s init >/dev/null && "
+			 "%s/activatectl --config %s add --id-number 7 --student-number 8 --given-name A "
+			 "--family-name B >/dev/null && %s/activatectl --config %s issue 7 --output %s/fresh/pins.csv "
+			 ">/dev/null 2>&1", (unsigned)masks[m], builddir, path, builddir, path, builddir, path, sandbox);
+		assert_int_equal(shell(cmd), 0);
+		umask(old);
+		expect_log(&s, "Your account is ready.");
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			expect_mode(want[i].rel, want[i].mode, masks[m]);
+	}
+}
+
 /* --- ordinary users --------------------------------------------------------- */
 
 static void test_ordinary_user_passes_through(void **state)
@@ -2766,6 +2841,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_killed_at_each_step_then_retried, reset),
 		cmocka_unit_test_setup(test_hook_gets_a_clean_environment, reset),
 		cmocka_unit_test_setup(test_hostile_caller_environment, reset),
+		cmocka_unit_test_setup(test_caller_umask_changes_no_mode, reset),
 		cmocka_unit_test_setup(test_name_and_id_known_to_nss, reset),
 		cmocka_unit_test_setup(test_init_creates_trigger_user, reset),
 		cmocka_unit_test_setup(test_ids_known_to_nss_past_one_window, reset),
