@@ -129,29 +129,6 @@ static int check_pin(struct dialogue *d, const struct details *det, const struct
 	return 0;
 }
 
-/*
- * *matched: the ID number and the student number are one person's. Only
- * then do a lock or a spent PIN show, and only then does a failure count
- * against the person: an ID number alone tells nothing and locks no one.
- */
-static enum verdict verify(struct dialogue *d, const struct details *det, struct person *p, bool *matched)
-{
-	int r = store_person_by_id_number(d->st, det->id, p);
-	enum verdict v = V_OK;
-	bool ok;
-
-	if (r && r != -ENOENT)
-		return V_ERROR;
-	*matched = r == 0 && same_text(det->student, p->student_number);
-	if (*matched && p->locked_until > time(NULL))
-		v = V_LOCKED;
-	else if (*matched && p->state != PERSON_ACTIVE && p->total_failures >= d->cfg->max_total_failures)
-		v = V_SPENT;
-	if (check_pin(d, det, *matched && v == V_OK ? p : NULL, &ok) != 0)
-		return V_BUSY;
-	return v != V_OK ? v : ok ? V_OK : V_FAIL;
-}
-
 /* lock_time doubled for each lock after the first, never beyond lock_time_max. */
 static int64_t lock_seconds(const struct config *cfg, unsigned locks)
 {
@@ -161,12 +138,84 @@ static int64_t lock_seconds(const struct config *cfg, unsigned locks)
 	return t < (int64_t)cfg->lock_time_max ? t : (int64_t)cfg->lock_time_max;
 }
 
+struct rebase {
+	const struct config *cfg;
+	struct person *p;
+	int64_t now;
+};
+
+/* Inside the transaction, on the row as it is now: a lock still too far off ends one lock from now. */
+static int rebase_change(struct store *st, void *ctx)
+{
+	struct rebase *rb = ctx;
+	int64_t until;
+	int r = store_person_by_id_number(st, rb->p->id_number, rb->p);
+
+	if (r)
+		return r;
+	until = rb->now + lock_seconds(rb->cfg, rb->p->locks);
+	if (rb->p->locked_until <= until)
+		return -EALREADY;	/* unlocked, or rebased by another dialogue, meanwhile */
+	rb->p->locked_until = until;
+	r = store_person_set_failures(st, rb->p);
+	if (r == 0)
+		rb->p->version++;
+	return r;
+}
+
+/*
+ * A lock that ends further off than a lock of its number lasts began in
+ * the future: the clock was set back (or lock_time made shorter). It
+ * counts from now, so that it neither ends early nor lasts until the clock
+ * catches up (a day, for a clock set back a day).
+ */
+static int rebase_lock(struct dialogue *d, struct person *p, int64_t now)
+{
+	struct rebase rb = { d->cfg, p, now };
+	struct store_audit ev = {
+		.event = "lock", .person = p->rowid, .username = p->username, .service = d->service,
+		.rhost = d->rhost, .tty = d->tty,
+		.result = "counted from now: it ended further off than a lock lasts (the clock set back?)",
+	};
+	int r = audit_change(d->st, LOG_WARNING, &ev, rebase_change, &rb);
+
+	return r == -EALREADY ? 0 : r;
+}
+
+/*
+ * *matched: the ID number and the student number are one person's. Only
+ * then do a lock or a spent PIN show, and only then does a failure count
+ * against the person: an ID number alone tells nothing and locks no one.
+ */
+static enum verdict verify(struct dialogue *d, const struct details *det, struct person *p, bool *matched)
+{
+	int r = store_person_by_id_number(d->st, det->id, p);
+	int64_t now = time(NULL);
+	enum verdict v = V_OK;
+	bool ok;
+
+	if (r && r != -ENOENT)
+		return V_ERROR;
+	*matched = r == 0 && same_text(det->student, p->student_number);
+	if (*matched && p->locked_until > now + lock_seconds(d->cfg, p->locks) && rebase_lock(d, p, now) != 0)
+		return V_ERROR;
+	if (*matched && p->locked_until > now)
+		v = V_LOCKED;
+	else if (*matched && p->state != PERSON_ACTIVE && p->total_failures >= d->cfg->max_total_failures)
+		v = V_SPENT;
+	if (check_pin(d, det, *matched && v == V_OK ? p : NULL, &ok) != 0)
+		return V_BUSY;
+	return v != V_OK ? v : ok ? V_OK : V_FAIL;
+}
+
 /* The failure counts of p, decided on the row as it is now, in one transaction. */
 static int count_failure(struct dialogue *d, struct person *p, bool matched)
 {
 	int64_t now = time(NULL);
 	int r = store_begin(d->st);
 
+	if (r == 0 && d->rhost[0])
+		r = store_throttle_rebase(d->st, now);
 	if (r == 0 && d->rhost[0])
 		r = store_throttle_add(d->st, d->rhost, now, now - d->cfg->throttle_window);
 	if (r == 0 && matched)
@@ -209,10 +258,17 @@ static int count_success(struct dialogue *d, struct person *p)
 	return r;
 }
 
-/* An address with too many failures in the window; a lab or NAT network has its own limit, or none. */
+/*
+ * An address with too many failures in the window; a lab or NAT network
+ * has its own limit, or none. Failures recorded after now (the clock was
+ * set back) count as made now: the address is held back for one window
+ * from here, not until the clock catches up. A failure rebases them too
+ * (count_failure); here it takes a write only for an address held back.
+ */
 static bool throttled(struct dialogue *d)
 {
-	unsigned n = 0, limit;
+	int64_t now = time(NULL);
+	unsigned n = 0, future = 0, limit;
 	bool unlimited;
 
 	if (!d->rhost[0])
@@ -220,8 +276,11 @@ static bool throttled(struct dialogue *d)
 	network_limit(d->cfg->throttle_networks, d->rhost, d->cfg->throttle_failures, &limit, &unlimited);
 	if (unlimited)
 		return false;
-	if (store_throttle_count(d->st, d->rhost, (int64_t)time(NULL) - d->cfg->throttle_window, &n) != 0)
+	if (store_throttle_count(d->st, d->rhost, now - d->cfg->throttle_window, &n) != 0)
 		return true;	/* fail closed */
+	if (n >= limit && (store_throttle_count(d->st, d->rhost, now + 1, &future) != 0 ||
+			   (future > 0 && store_throttle_rebase(d->st, now) != 0)))
+		return true;
 	return n >= limit;
 }
 

@@ -25,7 +25,7 @@
 enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
 	ST_SET_PIN, ST_UNLOCK, ST_SET_STATE, ST_SET_USERNAME, ST_ALL, ST_BY_STATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
+	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE, ST_THROTTLE_REBASE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
 	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE, ST_NAME_PENDING,
 	ST_COUNT
@@ -74,6 +74,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_THROTTLE_COUNT] = "SELECT count(*) FROM throttle WHERE rhost = ?1 AND at >= ?2",
 	[ST_THROTTLE_ADD] = "INSERT INTO throttle (rhost, at) VALUES (?1, ?2)",
 	[ST_THROTTLE_PRUNE] = "DELETE FROM throttle WHERE at < ?1",
+	[ST_THROTTLE_REBASE] = "UPDATE throttle SET at = ?1 WHERE at > ?1",
 	[ST_AUDIT_LAST] = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[ST_AUDIT_INSERT] = "INSERT INTO audit (at, event, person, username, service, rhost, tty, "
 		"result, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -736,6 +737,14 @@ int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t 
 	s = st->stmt[ST_THROTTLE_ADD];
 	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, at);
+	return step_done(s);
+}
+
+int store_throttle_rebase(struct store *st, int64_t now)
+{
+	sqlite3_stmt *s = st->stmt[ST_THROTTLE_REBASE];
+
+	sqlite3_bind_int64(s, 1, now);
 	return step_done(s);
 }
 

@@ -122,6 +122,8 @@ int store_person_activate(struct store *st, const struct person *p);
 /* Failures from rhost at or after since; and one more at "at". */
 int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count);
 int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before);
+/* Failures recorded after now (the clock was set back) are taken as made now. */
+int store_throttle_rebase(struct store *st, int64_t now);
 
 struct store_audit {
 	int64_t at;
