@@ -2078,6 +2078,98 @@ static void test_caller_umask_changes_no_mode(void **state)
 	}
 }
 
+/* The clock of service activate-clock's helpers: starting at when (UTC), and running. */
+static void set_clock(time_t when)
+{
+	char path[PATH_MAX], text[64];
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
+	strftime(text, sizeof(text), "@%Y-%m-%d %H:%M:%S\n", &tm);
+	tu_path(path, sizeof(path), sandbox, "faketime");
+	tu_write_file(path, text, strlen(text), 0600);
+}
+
+static void expect_locked_at(time_t when)
+{
+	struct script s = SCRIPT("1001", "5001", "11111111");
+
+	set_clock(when);
+	assert_int_equal(authenticate("activate-clock", "activate", NULL, &s), PAM_AUTH_ERR);
+	expect_log(&s, "Too many failed attempts. Try again after");
+	expect_no_log(&s, "username will be");
+}
+
+/*
+ * The clock set back a day during a lock (libfaketime in the helper): the
+ * lock neither ends early (it holds right after, and half its length
+ * later) nor lasts until the clock catches up, a day later: it counts
+ * from when a dialogue first saw it begin in the future (audited once),
+ * and ends one lock after that. The audit trail still verifies.
+ */
+static void test_clock_set_back_a_day_during_a_lock(void **state)
+{
+	time_t t0 = time(NULL), back = t0 - 86400 + 120;
+	struct script after = SCRIPT("1001", "5001", "11111111");
+	char cmd[PATH_MAX * 3];
+
+	(void)state;
+	write_conf("max_attempts = 2\nlock_time = 3600\n");
+	set_clock(t0);
+	for (int i = 0; i < 2; i++) {
+		struct script s = SCRIPT("1001", "5001", "99999999");
+
+		assert_int_equal(authenticate("activate-clock", "activate", NULL, &s), PAM_AUTH_ERR);
+	}
+	assert_in_range(sql_int("SELECT locked_until FROM person WHERE id_number = '1001'"), t0 + 3600, t0 + 3610);
+	expect_locked_at(t0 + 60);
+	expect_locked_at(back);	/* a minute or two into the lock, the clock goes back a day */
+	assert_in_range(sql_int("SELECT locked_until FROM person WHERE id_number = '1001'"), back + 3600, back + 3610);
+	expect_locked_at(back + 1800);
+	set_clock(back + 3600 + 20);	/* one lock after the clock went back: over */
+	assert_int_equal(authenticate("activate-clock", "activate", NULL, &after), PAM_CONV_ERR);
+	expect_log(&after, "Your username will be olanordm.");
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'verify' AND result = 'failed'"), 2);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'verify' AND result = 'locked'"), 3);
+	assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'lock' AND person = 1"), 1);
+	snprintf(cmd, sizeof(cmd), "%s/activatectl --config %s audit --verify >/dev/null", builddir, conf);
+	assert_int_equal(shell(cmd), 0);
+}
+
+static bool held_back_at(time_t when, const char *rhost)
+{
+	struct script s = SCRIPT("1001", "5001", "11111111");
+
+	set_clock(when);
+	authenticate("activate-clock", "activate", rhost, &s);
+	return strstr(s.log, "from your network address") != NULL;
+}
+
+/*
+ * The same for the per-address throttle: an address held back when the
+ * clock goes back a day stays held back (right after, and half a window
+ * later), and is let in one window after the clock moved, not a day.
+ */
+static void test_clock_set_back_a_day_during_a_throttle(void **state)
+{
+	static const char *const rhost = "198.51.100.9";
+	time_t t0 = time(NULL), back = t0 - 86400 + 60;
+
+	(void)state;
+	write_conf("throttle_failures = 2\nthrottle_window = 600\n");
+	set_clock(t0);
+	for (int i = 0; i < 2; i++) {
+		struct script s = SCRIPT("1009", "5009", "99999999");
+
+		assert_int_equal(authenticate("activate-clock", "activate", rhost, &s), PAM_AUTH_ERR);
+	}
+	assert_true(held_back_at(t0 + 30, rhost));
+	assert_true(held_back_at(back, rhost));
+	assert_true(held_back_at(back + 300, rhost));
+	assert_false(held_back_at(back + 600 + 20, rhost));
+	assert_int_equal(sql_int("SELECT count(*) FROM throttle WHERE at > strftime('%s','now') - 3600"), 0);
+}
+
 /* --- ordinary users --------------------------------------------------------- */
 
 static void test_ordinary_user_passes_through(void **state)
@@ -2748,6 +2840,15 @@ static void write_services(void)
 	snprintf(text, sizeof(text), "auth [success=done ignore=ignore default=die] %s config=%s helper=%s "
 		 "fail_delay=0\n", so, conf, fake);
 	write_service("activate-nss", text);
+	/* the real helper on a clock the test sets in sandbox/faketime (libfaketime, "@YYYY-MM-DD hh:mm:ss") */
+	snprintf(text, sizeof(text), "#!/bin/sh\nIFS= read -r t <%s/faketime\nexport LD_PRELOAD=%s FAKETIME=\"$t\" "
+		 "DONT_FAKE_MONOTONIC=1 TZ=UTC ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0\n"
+		 "exec %s \"$@\"\n", sandbox, FAKETIME_LIB, helper);
+	snprintf(fake, sizeof(fake), "%s/clock-helper", sandbox);
+	tu_write_file(fake, text, strlen(text), 0755);
+	snprintf(text, sizeof(text), "auth [success=done ignore=ignore default=die] %s config=%s helper=%s "
+		 "fail_delay=0\n", so, conf, fake);
+	write_service("activate-clock", text);
 	snprintf(fake, sizeof(fake), "%s/tests/module/fake_helper", builddir);
 	write_service("other", "auth required pam_deny.so\naccount required pam_deny.so\n");
 	for (int i = 0; i < 3; i++) {
@@ -2853,6 +2954,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_one_pin_changes_the_password_once, reset),
 		cmocka_unit_test_setup(test_locked_person_tells_nothing_without_both_numbers, reset),
 		cmocka_unit_test_setup(test_lock_count_resets_and_is_capped, reset),
+		cmocka_unit_test_setup(test_clock_set_back_a_day_during_a_lock, reset),
+		cmocka_unit_test_setup(test_clock_set_back_a_day_during_a_throttle, reset),
 		cmocka_unit_test_setup(test_overlong_password_is_refused_in_words, reset),
 		cmocka_unit_test_setup(test_long_terms_shown_whole, reset),
 		cmocka_unit_test_setup(test_interrupted_home_build_is_redone, reset),
