@@ -699,6 +699,22 @@ static char *slurp(const char *rel)
 	return buf;
 }
 
+/* A whole file by absolute path, any bytes; *len its length (free the result). */
+static char *read_whole(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = fopen(path, "rb"), *m = open_memstream(&buf, len);
+	int c;
+
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
 static int count_lines_with(const char *rel, const char *needle)
 {
 	char *text = slurp(rel), *p = text;
@@ -1530,6 +1546,126 @@ static void test_password_files_locked_by_another_program(void **state)
 	expect_pwck_clean();
 }
 
+/* Fill the filesystem of dir to the last block; the filler's path in path. */
+static void fill_up(const char *dir, char *path, size_t len)
+{
+	char block[4096];
+	int fd;
+
+	memset(block, 'f', sizeof(block));
+	snprintf(path, len, "%s/filler", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+		;
+	while (fd >= 0 && write(fd, block, 1) > 0)	/* and the bytes of a last partial block */
+		;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* One dialogue in the child of test_database_on_a_full_filesystem: 0, or why not as it must be. */
+static int full_db_case(const char *service, struct script *s, int want, const char *needle)
+{
+	int rc = try_authenticate(service, "activate", s);
+
+	if (rc != want || !strstr(s->log, needle) || strstr(s->log, "Your account is ready")) {
+		fprintf(stderr, "%s: %d, not %d with '%s':\n%s\n", service, rc, want, needle, s->log);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The steps of test_database_on_a_full_filesystem, in its private mount
+ * namespace where dir is a tmpfs holding a copy of the database; 0 if
+ * each outcome was as it must be, else the step that was not.
+ */
+static int full_db_steps(const char *dir)
+{
+	struct script first = SCRIPT("1009", "5009", "11111111");
+	struct script wrong = SCRIPT("1001", "5001", "99999999");
+	struct script right = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	struct script mid = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	struct script retry = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	char filler[PATH_MAX + 16], *before, *after;
+	pid_t pid;
+
+	/* the -wal and -shm exist (made while there was room); then the disk is full */
+	if (full_db_case("activate", &first, PAM_AUTH_ERR, "do not match our records"))
+		return 20;
+	fill_up(dir, filler, sizeof(filler));
+	/* a failure that cannot be counted ends the dialogue: no free tries */
+	if (full_db_case("activate", &wrong, PAM_AUTHINFO_UNAVAIL, "not available right now"))
+		return 21;
+	before = account_files();
+	if (full_db_case("activate", &right, PAM_AUTHINFO_UNAVAIL, "could not be created. Nothing was used up"))
+		return 22;
+	after = account_files();
+	if (strcmp(before, after) != 0 || sql_int("SELECT state * 10 + pin_spent FROM person WHERE id_number = '1001'") != 0)
+		return 23;
+	/* room for the files and the intent; the disk fills before the person is active */
+	unlink(filler);
+	set_fault("pause:after-files");
+	pid = fork_dialogue("activate-faults", &mid);
+	wait_paused();
+	fill_up(dir, filler, sizeof(filler));
+	set_fault(NULL);
+	if (child_rc(pid) != PAM_AUTHINFO_UNAVAIL)
+		return 24;
+	if (!strstr(slurp("etc/passwd"), "\nolanordm:x:70000:70000:") ||
+	    sql_int("SELECT state * 10 + pin_spent FROM person WHERE id_number = '1001'") != 10)
+		return 25;
+	unlink(filler);
+	if (try_authenticate("activate", "activate", &retry) != PAM_AUTH_ERR || !strstr(retry.log, "Your account is ready."))
+		return 26;
+	if (!strstr(slurp("etc/shadow"), "\nolanordm:$y$") ||
+	    sql_int("SELECT state FROM person WHERE id_number = '1001'") != 2 ||
+	    sql_int("SELECT pin_spent FROM person WHERE id_number = '1001'") <= 0)
+		return 27;
+	free(before);
+	free(after);
+	return 0;
+}
+
+/*
+ * The database on a full filesystem (test_full_filesystem fills the
+ * account files' one): a tmpfs over a copy of it, in a private mount
+ * namespace. A wrong PIN that cannot be counted is not a free try (the
+ * dialogue ends, unavailable); the right one cannot reserve a name, and
+ * nothing is made, the PIN unspent. The disk filling between the account
+ * files and the person's activation (a pause of the test helper) fails
+ * that attempt with the PIN unspent; with room again the next attempt
+ * finishes the account, with a password that works (not the lock a failed
+ * activation puts on it).
+ */
+static void test_database_on_a_full_filesystem(void **state)
+{
+	char dir[PATH_MAX + 8];
+	pid_t pid;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/dbfs", sandbox);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	pid = fork();
+	if (pid == 0) {
+		char copy[PATH_MAX + 24], *db;
+		size_t len;
+
+		if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0700") != 0)
+			_exit(10);
+		db = read_whole(dbpath, &len);	/* no connection is open: the .db alone is the whole */
+		snprintf(copy, sizeof(copy), "%s/activate.db", dir);
+		tu_write_file(copy, db, len, 0600);
+		free(db);
+		snprintf(dbpath, sizeof(dbpath), "%s", copy);
+		write_conf(NULL);
+		_exit(full_db_steps(dir));
+	}
+	assert_int_equal(child_rc(pid), 0);
+	expect_pwck_clean();
+}
+
 /* Killed at each step of provisioning (a fault point of the test helper), then done again. */
 static void test_killed_at_each_step_then_retried(void **state)
 {
@@ -1819,22 +1955,6 @@ static void test_intent_holds_its_ids(void **state)
 }
 
 /* --- an adversarial host ------------------------------------------------------ */
-
-/* A whole file by absolute path, any bytes; *len its length (free the result). */
-static char *read_whole(const char *path, size_t *len)
-{
-	char *buf = NULL;
-	FILE *f = fopen(path, "rb"), *m = open_memstream(&buf, len);
-	int c;
-
-	if (!f)
-		fail_msg("%s: %s", path, strerror(errno));
-	while ((c = fgetc(f)) != EOF)
-		fputc(c, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
 
 /*
  * The database replaced by a symbolic link between two activations (a
@@ -2947,6 +3067,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_init_creates_trigger_user, reset),
 		cmocka_unit_test_setup(test_ids_known_to_nss_past_one_window, reset),
 		cmocka_unit_test_setup(test_full_filesystem, reset),
+		cmocka_unit_test_setup(test_database_on_a_full_filesystem, reset),
 		cmocka_unit_test_setup(test_database_replaced_by_a_symlink, reset),
 		cmocka_unit_test_setup(test_password_files_locked_by_another_program, reset),
 		cmocka_unit_test_setup(test_32_at_once, reset),
