@@ -417,35 +417,72 @@ static int check_duplicates(struct parse *ps)
 	return r;
 }
 
+/*
+ * libcsv gathers a field whole before it hands it over: a field that is
+ * still growing past ROSTER_FIELD_MAX is refused here, so that a 100 MB
+ * cell never sits in memory (entry_pos is libcsv's public count of the
+ * bytes it holds of the current field).
+ */
+static void check_growing_field(struct parse *ps, const struct csv_parser *csv)
+{
+	char buf[32];
+
+	if (ps->error || csv->entry_pos <= ROSTER_FIELD_MAX)
+		return;
+	if (ps->row_line == 0) {	/* the row's first field: it began where its newlines say */
+		const char *e = (const char *)csv->entry_buf;
+		unsigned before = count_newlines(e, csv->entry_pos);
+
+		/* the newline that ended the line just fed is this line's own, not one before it */
+		ps->row_line = ps->line - before + (e[csv->entry_pos - 1] == '\n');
+	}
+	fail(ps, ps->row_line, field_name(ps, buf, sizeof(buf)), "longer than 4096 bytes");
+}
+
 static void feed(struct parse *ps, struct csv_parser *csv, const char *buf, size_t len)
 {
 	if (csv_parse(csv, buf, len, on_field, on_row, ps) != len && !ps->error)
 		fail(ps, ps->line, NULL, csv_strerror(csv_error(csv)));
+	check_growing_field(ps, csv);
 }
+
+/*
+ * The file a line at a time, as libcsv's callbacks need ps->line to be
+ * the line they are on, but in pieces of a bounded buffer: a line of any
+ * length (a 100 MB cell) costs no more memory than a short one.
+ */
+#define READ_CHUNK ((size_t)64 * 1024)
 
 static void parse_stream(struct parse *ps, struct csv_parser *csv, FILE *f)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	char *buf = malloc(READ_CHUNK);
+	bool line_start = true;
+	size_t n;
 
-	while (!ps->error && (len = getline(&line, &cap, f)) >= 0) {
-		const char *p = line;
+	if (!buf) {
+		ps->error = -ENOMEM;
+		return;
+	}
+	while (!ps->error && (n = fread(buf, 1, READ_CHUNK, f)) > 0) {
+		for (const char *p = buf, *end = buf + n; p < end && !ps->error; ) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
 
-		ps->line++;
-		if (ps->line == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
-			p += 3;
-			len -= 3;
+			if (line_start && ++ps->line == 1 && len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+				p += 3;
+				len -= 3;
+			}
+			feed(ps, csv, p, len);
+			line_start = nl != NULL;
+			p += len;
 		}
-		feed(ps, csv, p, (size_t)len);
 	}
 	if (!ps->error && ferror(f))
 		fail(ps, ps->line, NULL, "read error");
 	if (!ps->error && csv_fini(csv, on_field, on_row, ps) != 0)
 		fail(ps, ps->line, NULL, csv_strerror(csv_error(csv)));
-	if (line)
-		sodium_memzero(line, cap);
-	free(line);
+	sodium_memzero(buf, READ_CHUNK);	/* the roster's PINs passed through it */
+	free(buf);
 }
 
 int roster_read(FILE *f, const char *name, char delimiter, const struct config *cfg,
@@ -455,18 +492,23 @@ int roster_read(FILE *f, const char *name, char delimiter, const struct config *
 	struct csv_parser csv;
 
 	memset(out, 0, sizeof(*out));
+	err[0] = '\0';
 	if (csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI) != 0)
-		return -ENOMEM;
-	csv_set_delim(&csv, (unsigned char)delimiter);
-	parse_stream(&ps, &csv, f);
-	clear_cells(&ps);
-	csv_free(&csv);
+		ps.error = -ENOMEM;
+	else {
+		csv_set_delim(&csv, (unsigned char)delimiter);
+		parse_stream(&ps, &csv, f);
+		clear_cells(&ps);
+		csv_free(&csv);
+	}
 	if (!ps.error && !ps.header_done) {
 		snprintf(err, errlen, "%s: empty file: a header row is required", name);
 		ps.error = -EINVAL;
 	}
 	if (!ps.error)
 		ps.error = check_duplicates(&ps);
+	if (ps.error == -ENOMEM && !err[0])	/* the rows so far take about 2 KB each */
+		snprintf(err, errlen, "%s:%u: out of memory after %zu rows", name, ps.line, out->count);
 	if (ps.error)
 		roster_free(out);
 	return ps.error;
