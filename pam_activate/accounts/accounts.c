@@ -18,8 +18,7 @@ struct account_names {
 
 static const struct accounts_backend *backend_of(const struct config *cfg)
 {
-	(void)cfg;
-	return &accounts_files;
+	return cfg->accounts == CONFIG_ACCOUNTS_LDAP ? &accounts_ldap : &accounts_files;
 }
 
 const char *accounts_backend_name(const struct config *cfg)
