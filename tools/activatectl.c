@@ -227,6 +227,21 @@ static int init_pepper(struct ctl *c)
 	return r;
 }
 
+/* The trigger user is a local account whatever the accounts backend: asked of the local files and NSS. */
+static bool local_name_taken(const struct config *cfg, const char *name)
+{
+	struct config *local = malloc(sizeof(*local));
+	bool taken = true;
+
+	if (local) {
+		*local = *cfg;
+		local->accounts = CONFIG_ACCOUNTS_FILES;
+		taken = accounts_name_taken(local, name);
+		free(local);
+	}
+	return taken;
+}
+
 /*
  * A trigger user must exist: sshd runs no real PAM dialogue for a name it
  * cannot look up. Locked password, nologin shell, no home.
@@ -237,7 +252,7 @@ static int init_trigger_user(struct ctl *c, const char *name)
 			     .shell = "/usr/sbin/nologin", .system = true };
 	struct logindefs ld;
 	char err[512];
-	bool existed = accounts_name_taken(&c->cfg, a.name);
+	bool existed;
 	int r;
 
 	if (!username_valid(name, 32)) {
@@ -246,7 +261,7 @@ static int init_trigger_user(struct ctl *c, const char *name)
 		return -EINVAL;
 	}
 	r = logindefs_read(c->cfg.sysroot, &ld, err, sizeof(err));
-
+	existed = local_name_taken(&c->cfg, a.name);
 	if (r == 0)
 		r = accounts_provision(&c->cfg, &ld, &a, err, sizeof(err));
 	if (r)

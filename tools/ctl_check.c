@@ -126,6 +126,17 @@ static void check_trigger_user(struct ctl *c, const char *name, struct tally *t)
 		say(t, OK, "trigger user %s (uid %u, %s, password locked)", name, (unsigned)pw->pw_uid, pw->pw_shell);
 }
 
+/* The accounts backend: for ldap, the directory reached and bound to, and the bases there. */
+static void check_accounts(struct ctl *c, struct tally *t)
+{
+	char msg[1024] = "";
+
+	if (accounts_check(&c->cfg, msg, sizeof(msg)) == 0)
+		say(t, OK, "accounts: %s", msg);
+	else
+		say(t, FAIL, "accounts (%s): %s", accounts_backend_name(&c->cfg), msg);
+}
+
 static void check_binaries(struct tally *t)
 {
 	say(t, access(ACTIVATE_HELPER, X_OK) == 0 ? OK : FAIL, "helper %s", ACTIVATE_HELPER);
@@ -176,6 +187,7 @@ int ctl_cmd_check(struct ctl *c, int argc, char **argv)
 	check_config(c, &t);
 	check_data(c, &t);
 	check_passwords(c, &t);
+	check_accounts(c, &t);
 	check_binaries(&t);
 	check_services(c, &t);
 	printf("%u failed, %u warning%s\n", t.fails, t.warns, t.warns == 1 ? "" : "s");

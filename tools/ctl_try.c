@@ -171,6 +171,8 @@ static enum dialogue_outcome play(struct ctl *c, const struct scratch *s, int *s
 	snprintf(cfg.sysroot, sizeof(cfg.sysroot), "%s", s->root);
 	snprintf(cfg.run_dir, sizeof(cfg.run_dir), "%s", s->run);
 	cfg.hook[0] = '\0';
+	/* a directory has no scratch copy: the account goes to the copied files, never to the real directory */
+	cfg.accounts = CONFIG_ACCOUNTS_FILES;
 	conv.width = cfg.text_width;
 	conv.joined = cfg.messages == CONFIG_MESSAGES_JOINED;
 	*status = CTL_FAIL;

@@ -1,6 +1,14 @@
 /*
- * accounts.h: the local account files (passwd, shadow, group, gshadow) and
- * the home directory of a new account, under sysroot.
+ * accounts.h: the accounts of the people who activate, and the home of a new
+ * one. The backend is the configuration's "accounts": files (the local
+ * passwd, shadow, group and gshadow under sysroot, and the home from skel:
+ * files.c) or ldap (posixAccount entries in a directory that sssd or nslcd
+ * serves to every machine: ldap.c). accounts.c picks it; system accounts
+ * (the trigger user) are always local files, whatever the backend.
+ *
+ * Errors are negative errno codes. -EHOSTDOWN: the directory did not answer
+ * (down, unreachable, or slower than ldap_timeout); what was written before
+ * is the intent's and the next attempt finishes it.
  */
 #ifndef ACTIVATE_ACCOUNTS_H
 #define ACTIVATE_ACCOUNTS_H
@@ -15,7 +23,10 @@
 struct account {
 	const char *name;	/* checked with username_valid */
 	const char *gecos;	/* the person's name; ':' ',' and controls are refused */
-	const char *hash;	/* crypt(3) hash for shadow ("!" locks it) */
+	const char *given_name;	/* the directory's givenName and sn (NULL: from gecos); files ignore them */
+	const char *family_name;
+	const char *email;	/* the directory's mail (NULL or empty: none) */
+	const char *hash;	/* crypt(3) hash for shadow, or {CRYPT} in userPassword ("!" locks it) */
 	const char *shell;	/* NULL: the configured shell */
 	bool system;		/* a system account (SYS_UID_MIN..): no home, no groups,
 				   kept as it is if it exists */
@@ -36,7 +47,7 @@ struct account {
 };
 
 /*
- * Make sure the account exists: under the password-file locks (lckpwdf's
+ * Make sure the account exists. files: under the password-file locks (lckpwdf's
  * .pwd.lock and shadow-utils' NAME.lock), a user-private group, the passwd
  * and shadow entries, gshadow where present, membership of the configured
  * groups, each file replaced atomically with a backup NAME-; then the home
@@ -46,6 +57,11 @@ struct account {
  * name with other ids, or any entry without an intent, is refused. err says
  * why on failure; on failure before the rename of a file nothing of it
  * changed.
+ * ldap: the ids from the allocator entry (Modify-Increment), the intent
+ * recorded, then a posixGroup, the user's inetOrgPerson + posixAccount +
+ * shadowAccount entry and memberUid in the configured groups, each ensured
+ * the same way; the home only with ldap_local_home (else pam_mkhomedir or
+ * the site hook makes it).
  */
 int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
 		       char *err, size_t errlen);
@@ -81,16 +97,29 @@ int accounts_set_password(const struct config *cfg, const char *name, const char
 int accounts_rename(const struct config *cfg, const char *from, const char *to, bool resume, char *err,
 		    size_t errlen);
 
-/* True if name has an entry in any of sysroot's four account files (NSS not asked). */
-bool accounts_in_files(const struct config *cfg, const char *name);
+/*
+ * Whether the backend holds an entry of name: files, in any of sysroot's
+ * four account files (NSS not asked); ldap, a user or group entry under the
+ * bases. Fails (the directory down) rather than guess.
+ */
+int accounts_exists(const struct config *cfg, const char *name, bool *exists);
 
-/* True if name is a user or group in sysroot's files or known to NSS. */
+/*
+ * True if name is a user or group in sysroot's files or known to NSS, or
+ * (ldap) in the directory; true too when that cannot be told (fail closed).
+ */
 bool accounts_name_taken(const struct config *cfg, const char *name);
 
-/* The same for many names: sysroot's passwd and group read once. */
+/* The same for many names: sysroot's passwd and group read once (ldap: one connection). */
 struct account_names;
 struct account_names *accounts_names_load(const struct config *cfg);
 bool accounts_names_has(const struct account_names *n, const char *name);
 void accounts_names_free(struct account_names *n);
+
+/* Whether the backend can be used as configured: 0 and what it is in msg, or why not. */
+int accounts_check(const struct config *cfg, char *msg, size_t msglen);
+
+/* The backend's name (files, ldap), for messages. */
+const char *accounts_backend_name(const struct config *cfg);
 
 #endif

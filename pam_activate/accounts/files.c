@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "accounts.h"
 #include "acline.h"
+#include "backend.h"
 #include "fault.h"
 #include "home.h"
 #include "text.h"
@@ -1018,8 +1018,8 @@ static int run_provision(const struct config *cfg, struct files *fs, void *ctx, 
 	return update_files(cfg, j->ld, fs, j->a, err, errlen);
 }
 
-int accounts_provision(const struct config *cfg, const struct logindefs *ld, struct account *a,
-		       char *err, size_t errlen)
+static int files_provision(const struct config *cfg, const struct logindefs *ld, struct account *a, char *err,
+			   size_t errlen)
 {
 	struct provision_job job = { ld, a };
 	int r;
@@ -1149,7 +1149,7 @@ static int change_shadow(const struct config *cfg, const char *name, const struc
 	return with_files(cfg, run_shadow, &job, err, errlen);
 }
 
-int accounts_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen)
+static int files_set_password(const struct config *cfg, const char *name, const char *hash, char *err, size_t errlen)
 {
 	struct shadow_edit e = { .what = SHADOW_PASSWORD, .hash = hash };
 
@@ -1160,8 +1160,8 @@ int accounts_set_password(const struct config *cfg, const char *name, const char
 	return change_shadow(cfg, name, &e, err, errlen);
 }
 
-int accounts_set_locked(const struct config *cfg, const char *name, bool locked, const char *expire, char *err,
-			size_t errlen)
+static int files_set_locked(const struct config *cfg, const char *name, bool locked, const char *expire, char *err,
+			    size_t errlen)
 {
 	struct shadow_edit e = { .what = locked ? SHADOW_LOCK : SHADOW_UNLOCK, .expire = expire };
 
@@ -1172,7 +1172,7 @@ int accounts_set_locked(const struct config *cfg, const char *name, bool locked,
 	return change_shadow(cfg, name, &e, err, errlen);
 }
 
-int accounts_shadow_expire(const struct config *cfg, const char *name, char *expire, size_t size, bool *revoked)
+static int files_shadow_expire(const struct config *cfg, const char *name, char *expire, size_t size, bool *revoked)
 {
 	struct acfile f = { 0 };
 	struct acline_field line, field[9];
@@ -1406,7 +1406,8 @@ static int run_rename(const struct config *cfg, struct files *fs, void *ctx, cha
 	return r ? r : move_home(cfg, rn, err, errlen);
 }
 
-int accounts_rename(const struct config *cfg, const char *from, const char *to, bool resume, char *err, size_t errlen)
+static int files_rename(const struct config *cfg, const char *from, const char *to, bool resume, char *err,
+			size_t errlen)
 {
 	struct rename rn = { .from = from, .to = to, .resume = resume };
 
@@ -1414,7 +1415,7 @@ int accounts_rename(const struct config *cfg, const char *from, const char *to, 
 	return with_files(cfg, run_rename, &rn, err, errlen);
 }
 
-struct account_names {
+struct files_names {
 	struct acfile passwd, group;
 };
 
@@ -1434,23 +1435,10 @@ static void read_sysroot_file(const struct config *cfg, const char *file, struct
 		close(fd);
 }
 
-struct account_names *accounts_names_load(const struct config *cfg)
+static void files_names_free(void *names)
 {
-	struct account_names *n = calloc(1, sizeof(*n));
+	struct files_names *n = names;
 
-	if (!n)
-		return NULL;
-	read_sysroot_file(cfg, "passwd", &n->passwd);
-	read_sysroot_file(cfg, "group", &n->group);
-	if (!n->passwd.data || !n->group.data) {
-		accounts_names_free(n);
-		return NULL;
-	}
-	return n;
-}
-
-void accounts_names_free(struct account_names *n)
-{
 	if (n) {
 		data_free(n->passwd.data, n->passwd.cap);
 		data_free(n->group.data, n->group.cap);
@@ -1458,15 +1446,31 @@ void accounts_names_free(struct account_names *n)
 	}
 }
 
-bool accounts_names_has(const struct account_names *n, const char *name)
+static void *files_names_load(const struct config *cfg)
 {
+	struct files_names *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	read_sysroot_file(cfg, "passwd", &n->passwd);
+	read_sysroot_file(cfg, "group", &n->group);
+	if (!n->passwd.data || !n->group.data) {
+		files_names_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static bool files_names_has(const void *names, const char *name)
+{
+	const struct files_names *n = names;
 	struct acline_field line;
 
 	return getpwnam(name) || getgrnam(name) || current_line(&n->passwd, name, &line) ||
 	       current_line(&n->group, name, &line);
 }
 
-bool accounts_in_files(const struct config *cfg, const char *name)
+static int files_exists(const struct config *cfg, const char *name, bool *exists)
 {
 	static const char *const names[] = { "passwd", "group", "shadow", "gshadow" };
 	struct acline_field line;
@@ -1479,14 +1483,36 @@ bool accounts_in_files(const struct config *cfg, const char *name)
 		found = current_line(&f, name, &line);
 		data_free(f.data, f.cap);
 	}
-	return found;
+	*exists = found;
+	return 0;
 }
 
-bool accounts_name_taken(const struct config *cfg, const char *name)
+static bool files_name_taken(const struct config *cfg, const char *name)
 {
-	struct account_names *n = accounts_names_load(cfg);
-	bool taken = !n || accounts_names_has(n, name);	/* fail closed */
+	struct files_names *n = files_names_load(cfg);
+	bool taken = !n || files_names_has(n, name);	/* fail closed */
 
-	accounts_names_free(n);
+	files_names_free(n);
 	return taken;
 }
+
+static int files_check(const struct config *cfg, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "files in %s/etc", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "");
+	return 0;
+}
+
+const struct accounts_backend accounts_files = {
+	.name = "files",
+	.provision = files_provision,
+	.set_locked = files_set_locked,
+	.shadow_expire = files_shadow_expire,
+	.set_password = files_set_password,
+	.rename = files_rename,
+	.exists = files_exists,
+	.name_taken = files_name_taken,
+	.names_load = files_names_load,
+	.names_has = files_names_has,
+	.names_free = files_names_free,
+	.check = files_check,
+};

@@ -38,6 +38,7 @@ struct key {
 static const char *const on_success_names[] = { "deny", "login", NULL };
 static const char *const cost_names[] = { "min", "interactive", "moderate", NULL };
 static const char *const messages_names[] = { "each", "joined", NULL };
+static const char *const accounts_names[] = { "files", "ldap", NULL };
 
 #define TEXT(k, t) { #k, t, offsetof(struct config, k), sizeof(((struct config *)0)->k), 0, 0, NULL }
 #define UINT(k, lo, hi) { #k, K_UINT, offsetof(struct config, k), 0, lo, hi, NULL }
@@ -89,6 +90,17 @@ static const struct key keys[] = {
 	TEXT(mail_language, K_LANG),
 	TEXT(pin_letter, K_PATH),
 	TEXT(hook, K_OPTPATH),
+	ENUM(accounts, accounts_names),
+	TEXT(ldap_uri, K_TEXT),
+	TEXT(ldap_people_base, K_TEXT),
+	TEXT(ldap_groups_base, K_TEXT),
+	TEXT(ldap_id_allocator, K_TEXT),
+	TEXT(ldap_bind_dn, K_TEXT),
+	TEXT(ldap_bind_password_file, K_OPTPATH),
+	TEXT(ldap_ca_file, K_OPTPATH),
+	{ "ldap_starttls", K_BOOL, offsetof(struct config, ldap_starttls), 0, 0, 0, NULL },
+	UINT(ldap_timeout, 1, 300),
+	{ "ldap_local_home", K_BOOL, offsetof(struct config, ldap_local_home), 0, 0, 0, NULL },
 	{ "debug", K_BOOL, offsetof(struct config, debug), 0, 0, 0, NULL },
 };
 
@@ -137,6 +149,11 @@ void config_defaults(struct config *cfg)
 	strcpy(cfg->sendmail, "/usr/sbin/sendmail");
 	strcpy(cfg->mail_language, "en");
 	strcpy(cfg->pin_letter, "/etc/security/activate-pin-letter.%l");
+	cfg->accounts = CONFIG_ACCOUNTS_FILES;
+	strcpy(cfg->ldap_uri, "ldap://localhost/");
+	strcpy(cfg->ldap_bind_password_file, "/etc/security/activate-ldap.secret");
+	cfg->ldap_starttls = true;
+	cfg->ldap_timeout = 10;
 }
 
 static const struct key *find_key(const char *name)
@@ -444,6 +461,11 @@ int config_check_service(const struct config *cfg, const char *service, char *er
 const char *config_messages_name(int messages)
 {
 	return messages == CONFIG_MESSAGES_JOINED ? "joined" : "each";
+}
+
+const char *config_accounts_name(int accounts)
+{
+	return accounts == CONFIG_ACCOUNTS_LDAP ? "ldap" : "files";
 }
 
 const char *config_on_success_name(int on_success)

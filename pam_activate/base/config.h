@@ -10,6 +10,7 @@
 #define CONFIG_TEXT_MAX 256
 #define CONFIG_LINE_MAX 4096
 #define CONFIG_ERROR_MAX 512
+#define CONFIG_DN_MAX 1024
 
 #ifndef ACTIVATE_CONF
 #define ACTIVATE_CONF "/etc/security/activate.conf"
@@ -20,6 +21,7 @@
 enum config_on_success { CONFIG_ON_SUCCESS_DENY, CONFIG_ON_SUCCESS_LOGIN };
 enum config_hash_cost { CONFIG_COST_MIN, CONFIG_COST_INTERACTIVE, CONFIG_COST_MODERATE };
 enum config_messages { CONFIG_MESSAGES_EACH, CONFIG_MESSAGES_JOINED };
+enum config_accounts { CONFIG_ACCOUNTS_FILES, CONFIG_ACCOUNTS_LDAP };
 
 struct config {
 	char trigger_user[CONFIG_TEXT_MAX];
@@ -67,6 +69,17 @@ struct config {
 	char mail_language[CONFIG_TEXT_MAX];	/* a letter's language when the roster gives none */
 	char pin_letter[CONFIG_PATH_MAX];	/* the letter template, %l the language */
 	char hook[CONFIG_PATH_MAX];
+	int accounts;			/* files, or ldap */
+	char ldap_uri[CONFIG_DN_MAX];	/* ldap://, ldaps:// or ldapi://; several separated by spaces */
+	char ldap_people_base[CONFIG_DN_MAX];
+	char ldap_groups_base[CONFIG_DN_MAX];
+	char ldap_id_allocator[CONFIG_DN_MAX];	/* empty: cn=pam_activate-next-id,ldap_people_base */
+	char ldap_bind_dn[CONFIG_DN_MAX];	/* empty: bind as whoever the URI makes us (ldapi: EXTERNAL) */
+	char ldap_bind_password_file[CONFIG_PATH_MAX];
+	char ldap_ca_file[CONFIG_PATH_MAX];	/* empty: the system's CAs */
+	bool ldap_starttls;		/* ldap://: StartTLS first (ldaps:// is TLS, ldapi:// a local socket) */
+	unsigned ldap_timeout;		/* seconds: connect, and each operation */
+	bool ldap_local_home;		/* the helper makes the home under sysroot, as with files */
 	bool debug;
 };
 
@@ -100,5 +113,6 @@ int config_check_service(const struct config *cfg, const char *service, char *er
 const char *config_cost_name(int cost);
 const char *config_on_success_name(int on_success);
 const char *config_messages_name(int messages);
+const char *config_accounts_name(int accounts);
 
 #endif

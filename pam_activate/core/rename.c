@@ -53,13 +53,21 @@ int rename_finish(const struct config *cfg, struct store *st, struct person *p, 
 		  const struct store_audit *ev, bool *files_changed, char *err, size_t errlen)
 {
 	char to[PERSON_USERNAME_MAX];
-	/* a person with no account (pending, or an intent only) is renamed in the store alone */
-	bool files = accounts_in_files(cfg, p->username) || (resume && accounts_in_files(cfg, p->rename_to));
+	bool files = false;
 	int r;
 
 	err[0] = '\0';
 	*files_changed = false;
 	snprintf(to, sizeof(to), "%s", p->rename_to);
+	/* a person with no account (pending, or an intent only) is renamed in the store alone */
+	r = accounts_exists(cfg, p->username, &files);
+	if (r == 0 && !files && resume)
+		r = accounts_exists(cfg, to, &files);
+	if (r) {
+		snprintf(err, errlen, "the accounts (%s) cannot be read: %s; nothing was renamed",
+			 accounts_backend_name(cfg), strerror(-r));
+		return r;
+	}
 	r = files ? accounts_rename(cfg, p->username, to, resume, err, errlen) : 0;
 	if (r)
 		return r;

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "keyfile.h"
 #include "secret.h"
 
 /* Hashes of a random secret at each preset; verified against for unknown IDs. */
@@ -49,16 +50,10 @@ void secret_free(void *p)
 static int check_pepper_file(int fd, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
+	int r = keyfile_check(fd, path, &st, err, errlen);
 
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s: must be a regular file owned by root with mode 0400 "
-			 "(it is %04o, owner %u)", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
-		return -EPERM;
-	}
+	if (r)
+		return r;
 	if (st.st_size != SECRET_PEPPER_BYTES) {
 		snprintf(err, errlen, "%s: must hold exactly %d bytes", path, SECRET_PEPPER_BYTES);
 		return -EINVAL;

@@ -74,6 +74,13 @@ static enum dialogue_outcome failed_as(struct dialogue *d, const struct person *
 	return DIALOGUE_UNAVAILABLE;
 }
 
+/* The directory (accounts = ldap) did not answer: nothing was changed that a retry does not finish. */
+static enum dialogue_outcome unavailable(struct dialogue *d, const struct person *p, const char *event,
+					 const char *why)
+{
+	return failed_as(d, p, event, _("The activation service is not available right now."), why);
+}
+
 static enum dialogue_outcome failed(struct dialogue *d, const struct person *p, const char *why)
 {
 	return failed_as(d, p, "provision",
@@ -222,15 +229,17 @@ static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 	char base[PERSON_USERNAME_MAX];
 	int r;
 
-	if (roster)
-		return accounts_name_taken(d->cfg, p->username) ? -EEXIST : store_person_reserve(d->st, p);
 	t.names = accounts_names_load(d->cfg);
 	if (!t.names)
-		return -ENOMEM;
-	username_base(d->cfg, p, base, sizeof(base));
-	r = username_pick(d->cfg, base, taken, &t, p->username, sizeof(p->username));
+		return errno == EHOSTDOWN ? -EHOSTDOWN : -ENOMEM;	/* the directory did not answer */
+	if (roster) {
+		r = accounts_names_has(t.names, p->username) ? -EEXIST : 0;
+	} else {
+		username_base(d->cfg, p, base, sizeof(base));
+		r = username_pick(d->cfg, base, taken, &t, p->username, sizeof(p->username)) ? -ENOSPC : 0;
+	}
 	accounts_names_free(t.names);
-	return r ? -ENOSPC : store_person_reserve(d->st, p);
+	return r ? r : store_person_reserve(d->st, p);
 }
 
 /* p as it stands in the database now (inside the caller's transaction, if any). */
@@ -386,7 +395,7 @@ static void closing(struct dialogue *d, const struct person *p, struct secrets *
 	conv_prompt(d->conv, true, prompt, s->reply, sizeof(s->reply));
 }
 
-/* The intent, durable before the first account file changes (accounts/files.c calls it under the lock). */
+/* The intent, durable before the first account change (files.c calls it under the lock, ldap.c after the id is allocated). */
 static int record_intent(const struct account *a, void *ctx)
 {
 	struct dialogue *d = ((void **)ctx)[0];
@@ -477,10 +486,11 @@ static int commit(struct dialogue *d, struct person *p, struct account *a, const
 
 static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct secrets *s)
 {
-	char gecos[2 * PERSON_NAME_MAX + 2], err[512] = "";
+	char gecos[2 * PERSON_NAME_MAX + 2], err[512] = "", email[PERSON_EMAIL_MAX + 64];
 	void *ctx[2] = { d, p };
 	struct account a = {
-		.name = p->username, .gecos = gecos, .hash = s->hash, .record_intent = record_intent, .id_held = id_held,
+		.name = p->username, .gecos = gecos, .hash = s->hash, .given_name = p->given_name,
+		.family_name = p->family_name, .email = email, .record_intent = record_intent, .id_held = id_held,
 		.intent_ctx = ctx,
 		.ids_known = p->uid >= 0 && p->gid >= 0, .uid = (uid_t)p->uid, .gid = (gid_t)p->gid,
 		.must_change = d->desk != NULL,
@@ -489,6 +499,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	int r;
 
 	gecos_of(p, gecos, sizeof(gecos));
+	person_email(p, d->cfg, email, sizeof(email));
 	r = logindefs_read(d->cfg->sysroot, &ld, err, sizeof(err));
 	if (r == 0 && (r = password_hash(d->cfg, &ld, s->password, s->hash, sizeof(s->hash))) != 0)
 		snprintf(err, sizeof(err), "password hash: method not available");
@@ -501,7 +512,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	if (r == 0)
 		r = commit(d, p, &a, &ld, err, sizeof(err));
 	if (r)
-		return failed(d, p, err);
+		return r == -EHOSTDOWN ? unavailable(d, p, "provision", err) : failed(d, p, err);
 	hook_invalidate_caches(d->cfg);
 	r = hook_run(d->cfg, p->username, a.uid, a.home, p->id_number, HOOK_TIMEOUT_S);
 	if (r)
@@ -584,7 +595,7 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 		spend_pin(d, p, false);
 	release_signals(&old);
 	if (r)
-		return password_failed(d, p, err);
+		return r == -EHOSTDOWN ? unavailable(d, p, "password", err) : password_failed(d, p, err);
 	hook_invalidate_caches(d->cfg);
 	return DIALOGUE_ACTIVATED;
 }
@@ -604,6 +615,8 @@ static enum dialogue_outcome steps(struct dialogue *d, struct person *p, struct 
 		return failed(d, p, r == -EFBIG ? "terms_file is longer than 4096 bytes"
 			      : r == -EINVAL ? "terms_file is not printable UTF-8" : "terms_file cannot be read");
 	r = reserve(d, p);
+	if (r == -EHOSTDOWN)
+		return unavailable(d, p, "provision", "the directory did not answer (ldap_uri, ldap_timeout)");
 	if (r)
 		return failed(d, p, r == -EEXIST ? "username taken" : r == -ESTALE ? "the person changed meanwhile"
 			      : "cannot reserve a username");

@@ -867,6 +867,97 @@ static void test_new_pin_sets_a_new_password(void **state)
 	free(after);
 }
 
+/*
+ * accounts = ldap through the real module and helper: a slapd of its own
+ * (tests/unit/slapd.sh); the account is made in the directory, not in the
+ * files, the new user binds with the password a new PIN sets, and with the
+ * directory unreachable the person is told the service is not available
+ * and nothing is spent.
+ */
+static char slapd_dir[PATH_MAX];
+
+/* The test's slapd stopped, whatever the test got to. */
+static int stop_slapd(void **state)
+{
+	const char *src = getenv("top_srcdir");
+	char cmd[PATH_MAX * 2];
+
+	(void)state;
+	if (slapd_dir[0]) {
+		snprintf(cmd, sizeof(cmd), "sh %s/tests/unit/slapd.sh stop %s", src ? src : "..", slapd_dir);
+		shell(cmd);
+	}
+	slapd_dir[0] = '\0';
+	return 0;
+}
+
+static void ldap_conf(const char *dir, const char *uri)
+{
+	char extra[2048];
+
+	snprintf(extra, sizeof(extra),
+		 "accounts = ldap\nldap_uri = %s\nldap_people_base = ou=people,dc=example,dc=edu\n"
+		 "ldap_groups_base = ou=groups,dc=example,dc=edu\nldap_bind_dn = cn=admin,dc=example,dc=edu\n"
+		 "ldap_bind_password_file = %s/bind.secret\nldap_ca_file = %s/ca.pem\nldap_timeout = 5\n"
+		 "groups = students\n", uri, dir, dir);
+	write_conf(extra);
+}
+
+static void test_full_activation_ldap(void **state)
+{
+	struct script s = ACTIVATE("1001", "5001", "11111111", "1", "olanordm");
+	char *dir = slapd_dir, cmd[PATH_MAX * 4], uri[256] = "", pin[32], *out;
+	const char *src = getenv("top_srcdir");
+	FILE *p;
+
+	(void)state;
+	snprintf(slapd_dir, sizeof(slapd_dir), "%s/slapd", sandbox);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && sh %s/tests/unit/slapd.sh start %s", dir, src ? src : "..", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (!fgets(uri, sizeof(uri), p))
+		uri[0] = '\0';
+	if (pclose(p) != 0 || !strchr(uri, ' '))
+		fail_msg("slapd.sh start failed (slapd, ldap-utils and openssl are needed)");
+	*strchr(uri, ' ') = '\0';
+	ldap_conf(dir, uri);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTH_ERR);	/* on_success=deny */
+	expect_log(&s, "Your account is ready.\nUsername: olanordm");
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 2);
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 0);
+	snprintf(cmd, sizeof(cmd), "umask 077; tr -d '\\n' <%s/bind.secret >%s/admin.pw && ldapsearch -LLL -x -H %s "
+		 "-D cn=admin,dc=example,dc=edu -y %s/admin.pw -b uid=olanordm,ou=people,dc=example,dc=edu "
+		 ">%s/root/entry.ldif", dir, dir, uri, dir, sandbox);
+	assert_int_equal(shell(cmd), 0);
+	out = slurp("entry.ldif");
+	assert_non_null(strstr(out, "objectClass: posixAccount"));
+	assert_non_null(strstr(out, "uidNumber: 70000"));
+	assert_non_null(strstr(out, "userPassword:: "));	/* base64: {CRYPT}$y$... */
+	free(out);
+	/* a forgotten password: the new one is in the directory, and slapd takes it */
+	issue_pin("1001", pin, sizeof(pin));
+	{
+		struct script again = SCRIPT("1001", "5001", pin, "Vesle-Troika-Maane-42", "Vesle-Troika-Maane-42",
+					     "olanordm");
+
+		assert_int_equal(authenticate("activate", "activate", NULL, &again), PAM_AUTH_ERR);
+		expect_log(&again, "Your new password is set.\nUsername: olanordm");
+	}
+	snprintf(cmd, sizeof(cmd), "umask 077; printf %%s Vesle-Troika-Maane-42 >%s/user.pw && ldapwhoami -x -H %s "
+		 "-D uid=olanordm,ou=people,dc=example,dc=edu -y %s/user.pw >/dev/null", dir, uri, dir);
+	assert_int_equal(shell(cmd), 0);
+	/* the directory unreachable: not available right now, the PIN unspent */
+	ldap_conf(dir, "ldap://127.0.0.1:1/");
+	{
+		struct script down = ACTIVATE("1002", "5002", "22222222", "1", "karinord");
+
+		assert_int_equal(authenticate("activate", "activate", NULL, &down), PAM_AUTHINFO_UNAVAIL);
+		expect_log(&down, "The activation service is not available right now.");
+	}
+	assert_int_equal(sql_int("SELECT pin_spent FROM person WHERE id_number = '1002'"), 0);
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1002'"), 0);
+}
+
 static void test_own_password_policy(void **state)
 {
 	struct script s = ACTIVATE("1008", "5008", "88888888", "abc", "Tr0ika-Vesle-Maane",
@@ -3090,6 +3181,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_intent_holds_its_ids, reset),
 		cmocka_unit_test_setup(test_slow_commit_not_cut_by_helper_timeout, reset),
 		cmocka_unit_test_setup(test_dialogue_timeout_frees_the_person, reset),
+		cmocka_unit_test_setup_teardown(test_full_activation_ldap, reset, stop_slapd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,17 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.suggestions, 3);
 	assert_string_equal(cfg.support_contact, "Contact the IT help desk if you need help.");
 	assert_string_equal(cfg.hook, "");
+	assert_int_equal(cfg.accounts, CONFIG_ACCOUNTS_FILES);
+	assert_string_equal(cfg.ldap_uri, "ldap://localhost/");
+	assert_string_equal(cfg.ldap_people_base, "");
+	assert_string_equal(cfg.ldap_groups_base, "");
+	assert_string_equal(cfg.ldap_id_allocator, "");
+	assert_string_equal(cfg.ldap_bind_dn, "");
+	assert_string_equal(cfg.ldap_bind_password_file, "/etc/security/activate-ldap.secret");
+	assert_string_equal(cfg.ldap_ca_file, "");
+	assert_true(cfg.ldap_starttls);
+	assert_int_equal(cfg.ldap_timeout, 10);
+	assert_false(cfg.ldap_local_home);
 	assert_false(cfg.debug);
 }
 
@@ -161,6 +172,12 @@ static void test_defaults_round_trip(void **state)
 	S(skel); S(shell); S(groups); S(crypt_method); U(suggestions); U(text_width);
 	fprintf(f, "messages = %s\n", config_messages_name(d.messages));
 	S(support_contact); S(sendmail); S(mail_from); S(mail_language); S(pin_letter); S(hook);
+	fprintf(f, "accounts = %s\n", config_accounts_name(d.accounts));
+	S(ldap_uri); S(ldap_people_base); S(ldap_groups_base); S(ldap_id_allocator); S(ldap_bind_dn);
+	S(ldap_bind_password_file); S(ldap_ca_file);
+	fprintf(f, "ldap_starttls = %s\n", d.ldap_starttls ? "yes" : "no");
+	U(ldap_timeout);
+	fprintf(f, "ldap_local_home = %s\n", d.ldap_local_home ? "yes" : "no");
 	fprintf(f, "debug = %s\n", d.debug ? "yes" : "no");
 #undef S
 #undef U
