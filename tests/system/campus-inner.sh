@@ -25,8 +25,9 @@ mkdir -p "$work/hub" && private_system "$work/hub" ||
 	{ bad "the hub's private /etc, /home, /run, /var/log"; finish; exit 1; }
 ip link set lo up && ip link add br0 type bridge && ip addr add 10.77.0.1/24 dev br0 && ip link set br0 up ||
 	{ bad "the hub's bridge"; finish; exit 1; }
-name="slapd starts on the bridge (cn=config, mdb, unique uid and uidNumber)"
+name="slapd starts on the bridge (cn=config, mdb, unique uid and uidNumber, TLS)"
 check slapd_start "$work/ldap" 10.77.0.1 389
+tr -d '\n' <"$work/ldap/bind.secret" >"$work/ldap/bind.pw"	# ldapadd -y takes the file's bytes, newline and all
 name="PostgreSQL 15 starts on the bridge"
 check pg_start "$work/pg" 10.77.0.1 5432
 
@@ -61,7 +62,7 @@ check machines_ready
 seed_user() {	# seed_user NAME UID PASSWORD: a posixAccount + shadowAccount and its group
 	local hash
 	hash=$(printf '%s' "$3" | openssl passwd -6 -stdin)
-	ldapadd -x -H "$ldap_uri" -D "$ldap_admin" -w "$ldap_admin_pw" <<LDIF
+	ldapadd -x -H "$ldap_uri" -D "$ldap_admin" -y "$work/ldap/bind.pw" <<LDIF
 dn: cn=$1,ou=groups,$ldap_base
 objectClass: posixGroup
 cn: $1
@@ -89,4 +90,27 @@ for n in $(seq "$machines"); do
 	name="machine $n: the directory user logs in over ssh (NSS from nslcd, the password checked by the directory through pam_ldap)"
 	check env host=10.77.0.$((10 + n)) expect -f "$here/ssh.exp" login diruser Katalog-Bruker-91
 done
+
+# --- an activation on one machine, a login on the others ------------------------
+machine() { local n=$1; shift; nsenter -t "$(machine_pid "$n")" -m -n -- "$@"; }	# machine N CMD...: run CMD on machine N
+machine_pid() { echo "$pids" | tr -s ' ' '\n' | sed -n "$(( $1 + 1 ))p"; }
+ctl="$build/activatectl --config /etc/security/activate.conf"
+cat >"$work/roster.csv" <<'CSV'
+id_number,student_number,given_name,family_name,kind,programme,fee_paid_on
+5001,9001,Ola,Nordmann,student,Informatics,2026-08-14
+CSV
+machine 1 $ctl import "$work/roster.csv" >/dev/null
+machine 1 $ctl issue --pending --output "$work/pins.csv" >/dev/null 2>&1
+pin() { awk -F, -v id="\"$1\"" '$1 == id { gsub(/"/, "", $5); print $5 }' "$work/pins.csv"; }
+name="machine 1: an activation over ssh makes the account in the directory"
+check env host=10.77.0.11 expect -f "$here/ssh.exp" activate 5001 9001 "$(pin 5001)" own "Tr0ika-Campus-Maane-51"
+user1=$(sed -n 's/^USERNAME=//p' "$work/last.out")
+for n in $(seq 2 "$machines"); do
+	name="machine $n: the account made on machine 1 logs in over ssh with the chosen password"
+	check env host=10.77.0.$((10 + n)) expect -f "$here/ssh.exp" login "${user1:-none}" Tr0ika-Campus-Maane-51
+	name="machine $n: pam_mkhomedir (conf/pam.d-mkhomedir) made the home there, owned by the new user"
+	check machine "$n" sh -c "[ \"\$(stat -c %U:%a /home/${user1:-none})\" = '${user1:-none}:700' ] && [ -f /home/${user1:-none}/.profile ]"
+done
+name="machine 1: no home was made there by the helper (accounts = ldap)"
+check machine 1 sh -c "[ ! -e /home/${user1:-none} ]"
 finish

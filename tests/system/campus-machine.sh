@@ -30,6 +30,31 @@ sed -i "/^@include common-auth/i auth [success=done authinfo_unavail=ignore user
 sed -i "/^@include common-account/i account [success=done authinfo_unavail=ignore user_unknown=ignore ignore=ignore default=bad] $pam_ldap minimum_uid=1000" \
 	/etc/pam.d/sshd
 
+# The module on sshd, accounts in the directory (StartTLS, the hub's CA), the store per
+# the hub's choice (campus_database; default this machine's own SQLite file)
+install -m 0600 "$work/ldap/bind.secret" /etc/security/activate-ldap.secret
+private_conf "$me" <<CONF
+pin_hash_cost = min
+max_attempts = 3
+throttle_failures = 1000
+groups = students
+accounts = ldap
+ldap_uri = $ldap_uri
+ldap_people_base = ou=people,$ldap_base
+ldap_groups_base = ou=groups,$ldap_base
+ldap_bind_dn = cn=admin,$ldap_base
+ldap_bind_password_file = /etc/security/activate-ldap.secret
+ldap_ca_file = $work/ldap/ca.pem
+CONF
+if [ -n "${campus_database:-}" ]; then
+	sed -i "s|^database = .*|database = $campus_database|" /etc/security/activate.conf
+fi
+"$build/activatectl" --config /etc/security/activate.conf init >"$me/init.log" 2>&1 ||
+	{ echo "m$n: activatectl init failed"; cat "$me/init.log"; exit 1; }
+private_pam sshd || { echo "m$n: no pam.d lines"; exit 1; }
+# the home at the first login on each machine, as conf/pam.d-mkhomedir says
+grep '^session' "$here/../../conf/pam.d-mkhomedir" >>/etc/pam.d/common-session
+
 listen=$addr sshd_port=22 private_sshd "$me" </dev/null || { echo "m$n: sshd did not start"; cat "$me/sshd.log"; exit 1; }
 : >"$work/ready-m$n"
 trap 'kill "$sshd_pid" "$nslcd_pid" 2>/dev/null' TERM INT

@@ -2,103 +2,23 @@
 # private PostgreSQL 15, each in a directory of its own, started as
 # foreground children (reaped by the caller's wait) and stopped by pid.
 # Recipes: ../shared/TESTING-NOTES.md, "Campus servers in a private sandbox".
-#   ldap_base  the directory's suffix (dc=campus,dc=example)
-#   ldap_admin its root DN; ldap_admin_pw its password
+#   ldap_base  the directory's suffix; ldap_admin its root DN
 
-ldap_base=dc=campus,dc=example
+ldap_base=dc=example,dc=edu
 ldap_admin="cn=admin,$ldap_base"
-ldap_admin_pw=Campus-Admin-Pw-1
 
-slapd_config() {	# slapd_config DIR: a cn=config LDIF for slapadd -n0
-	cat <<LDIF
-dn: cn=config
-objectClass: olcGlobal
-cn: config
-olcPidFile: $1/slapd.pid
-
-dn: cn=module{0},cn=config
-objectClass: olcModuleList
-cn: module{0}
-olcModulePath: /usr/lib/ldap
-olcModuleLoad: back_mdb
-olcModuleLoad: unique
-
-dn: cn=schema,cn=config
-objectClass: olcSchemaConfig
-cn: schema
-
-include: file:///etc/ldap/schema/core.ldif
-include: file:///etc/ldap/schema/cosine.ldif
-include: file:///etc/ldap/schema/nis.ldif
-include: file:///etc/ldap/schema/inetorgperson.ldif
-
-dn: olcDatabase={-1}frontend,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcFrontendConfig
-olcDatabase: {-1}frontend
-
-dn: olcDatabase={0}config,cn=config
-objectClass: olcDatabaseConfig
-olcDatabase: {0}config
-olcAccess: to * by dn.exact=gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth manage by * none
-
-dn: olcDatabase={1}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {1}mdb
-olcDbDirectory: $1/data
-olcSuffix: $ldap_base
-olcRootDN: $ldap_admin
-olcRootPW: $ldap_admin_pw
-olcDbIndex: objectClass eq
-olcDbIndex: uid,uidNumber,gidNumber,memberUid eq
-olcAccess: to attrs=userPassword by self write by anonymous auth by * none
-olcAccess: to * by * read
-
-dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcUniqueConfig
-olcOverlay: {0}unique
-olcUniqueURI: ldap:///?uid?sub
-olcUniqueURI: ldap:///?uidNumber?sub?(objectClass=posixAccount)
-LDIF
+# slapd_start DIR ADDR PORT: tests/unit/slapd.sh's slapd (TLS with DIR/ca.pem, the
+# admin's password in DIR/bind.secret, ou=people, ou=groups, the groups students
+# and staff) on ADDR; sets ldap_uri and ldaps_uri
+slapd_start() {
+	local uris
+	uris=$(SLAPD_ADDR=$2 SLAPD_PORT=$3 sh "$here/../unit/slapd.sh" start "$1") || return 1
+	ldap_uri=${uris% *}
+	ldaps_uri=${uris#* }
+	slapd_dir=$1
 }
 
-slapd_seed() {	# the suffix, ou=people and ou=groups
-	cat <<LDIF
-dn: $ldap_base
-objectClass: dcObject
-objectClass: organization
-dc: campus
-o: Campus
-
-dn: ou=people,$ldap_base
-objectClass: organizationalUnit
-ou: people
-
-dn: ou=groups,$ldap_base
-objectClass: organizationalUnit
-ou: groups
-LDIF
-}
-
-slapd_start() {	# slapd_start DIR ADDR PORT: sets slapd_pid and ldap_uri
-	mkdir -p "$1/slapd.d" "$1/data" || return 1
-	slapd_config "$1" >"$1/config.ldif"
-	slapadd -n0 -F "$1/slapd.d" -l "$1/config.ldif" >"$1/slapadd.log" 2>&1 || { cat "$1/slapadd.log"; return 1; }
-	slapd_seed | slapadd -n1 -F "$1/slapd.d" >>"$1/slapadd.log" 2>&1 || { cat "$1/slapadd.log"; return 1; }
-	ldap_uri="ldap://$2:$3/"
-	slapd -h "$ldap_uri" -F "$1/slapd.d" -d 0 >"$1/slapd.log" 2>&1 &
-	slapd_pid=$!
-	for _ in $(seq 100); do
-		ldapsearch -x -H "$ldap_uri" -b "" -s base >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	cat "$1/slapd.log"
-	return 1
-}
-
-slapd_stop() { [ -n "${slapd_pid:-}" ] && kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null; slapd_pid=; }
+slapd_stop() { [ -z "${slapd_dir:-}" ] || sh "$here/../unit/slapd.sh" stop "$slapd_dir"; slapd_dir=; }
 
 pg_bin=/usr/lib/postgresql/15/bin
 # postgres refuses root; setpriv execs, so $! is the server itself. DIR's parents must be traversable.

@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/unit/slapd.sh start DIR | stop DIR: a private OpenLDAP slapd for the
 # tests, configured offline (slapadd -n0) in DIR and listening on 127.0.0.1
-# only: ldap:// (StartTLS) and ldaps:// with a CA and a certificate for
-# 127.0.0.1 (an IP subjectAltName: libldap checks the name "localhost"
+# (SLAPD_ADDR; the campus test's bridge) only, on a free port pair
+# (SLAPD_PORT and the next: fixed): ldap:// (StartTLS) and ldaps:// with a
+# CA and a certificate for that address (an IP subjectAltName: libldap checks the name "localhost"
 # against the machine's hostname instead) made here by openssl, and ldapi://
 # in DIR. start prints
 # "URI LDAPS-URI" and leaves DIR/ca.pem (the CA), DIR/other-ca.pem (a CA
@@ -20,6 +21,7 @@ for t in slapd:slapd slapadd:slapd ldapadd:ldap-utils ldapsearch:ldap-utils open
 		{ echo "FAIL: ${t%%:*} not found: install $p (scripts/setup does)" >&2; exit 1; }
 done
 PATH=$PATH:/usr/sbin
+addr=${SLAPD_ADDR:-127.0.0.1}
 
 stop() {
 	[ -f "$dir/slapd.pid" ] || return 0
@@ -37,9 +39,9 @@ certs() {
 		-out "$dir/ca.pem" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=other CA" -keyout "$dir/other-ca.key" \
 		-out "$dir/other-ca.pem" 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/server.key" \
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$addr" -keyout "$dir/server.key" \
 		-out "$dir/server.csr" 2>/dev/null
-	printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/ext"
+	printf 'subjectAltName=IP:%s\n' "$addr" >"$dir/ext"
 	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
 		-days 2 -extfile "$dir/ext" -out "$dir/server.pem" 2>/dev/null
 	chmod 0644 "$dir/server.key"	# slapd may run as another user on some hosts; this is a test key
@@ -60,6 +62,7 @@ objectClass: olcModuleList
 cn: module{0}
 olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
+olcModuleLoad: unique
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -94,6 +97,13 @@ olcDbIndex: uid,cn,memberUid eq
 olcDbIndex: uidNumber,gidNumber eq
 olcAccess: {0}to attrs=userPassword by anonymous auth by * none
 olcAccess: {1}to * by * read
+
+dn: olcOverlay={0}unique,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcUniqueConfig
+olcOverlay: {0}unique
+olcUniqueURI: ldap:///?uid?sub
+olcUniqueURI: ldap:///?uidNumber?sub?(objectClass=posixAccount)
 LDIF
 }
 
@@ -128,19 +138,20 @@ LDIF
 
 # A free port pair: slapd says so by exiting when it cannot listen.
 launch() {
-	base=$(( 20000 + ($$ * 7) % 20000 ))
+	base=${SLAPD_PORT:-$(( 20000 + ($$ * 7) % 20000 ))}
 	for try in 0 1 2 3 4 5 6 7 8 9; do
 		port=$((base + try * 2))
+		[ -z "${SLAPD_PORT:-}" ] || [ "$try" = 0 ] || break
 		tls=$((port + 1))
 		sock=$(printf '%s/ldapi' "$dir" | sed 's,/,%2F,g')
-		slapd -h "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$tls/ ldapi://$sock" -F "$dir/slapd.d" -d 0 \
+		slapd -h "ldap://$addr:$port/ ldaps://$addr:$tls/ ldapi://$sock" -F "$dir/slapd.d" -d 0 \
 			>"$dir/slapd.log" 2>&1 &
 		echo $! >"$dir/slapd.pid"
 		i=0
 		while [ $i -lt 100 ]; do
 			kill -0 "$(cat "$dir/slapd.pid")" 2>/dev/null || break
-			if ldapsearch -x -H "ldap://127.0.0.1:$port/" -b "" -s base -o nettimeout=2 >/dev/null 2>&1; then
-				echo "ldap://127.0.0.1:$port/ ldaps://127.0.0.1:$tls/"
+			if ldapsearch -x -H "ldap://$addr:$port/" -b "" -s base -o nettimeout=2 >/dev/null 2>&1; then
+				echo "ldap://$addr:$port/ ldaps://$addr:$tls/"
 				return 0
 			fi
 			sleep 0.05
