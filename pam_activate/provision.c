@@ -643,8 +643,8 @@ static int still_eligible(struct dialogue *d, struct person *p)
 		r = finish_rename(d, p);
 	if (r == -ESTALE)
 		conv_error(d->conv, "%s", _("Your PIN code can no longer be used. Ask for a new one."));
-	else if (r)
-		conv_error(d->conv, _("An activation of your account is already in progress."));
+	else if (r)	/* the database or the files failed: nothing else is in progress (the lock is ours) */
+		conv_error(d->conv, "%s", _("The activation service is not available right now."));
 	else if (p->state == PERSON_REVOKED)
 		conv_error(d->conv, "%s", _("This account has been closed."));
 	else if (p->state == PERSON_ACTIVE && p->pin_spent)
