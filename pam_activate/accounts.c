@@ -1039,7 +1039,7 @@ int accounts_provision(const struct config *cfg, const struct logindefs *ld, str
 	return r;
 }
 
-static void read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f);
+static int read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f);
 
 /* What to change in a shadow entry. */
 struct shadow_edit {
@@ -1177,8 +1177,9 @@ int accounts_shadow_expire(const struct config *cfg, const char *name, char *exp
 	struct acline_field line, field[9];
 	int r;
 
-	read_sysroot_file(cfg, "shadow", &f);
-	r = current_line(&f, name, &line) ? 0 : -ENOENT;
+	r = read_sysroot_file(cfg, "shadow", &f);
+	if (r == 0 && !current_line(&f, name, &line))
+		r = -ENOENT;
 	if (r == 0 && acline_split(line.s, line.len, field, 9) != 9)
 		r = -EINVAL;
 	if (r == 0 && field[7].len >= size)
@@ -1417,20 +1418,27 @@ struct account_names {
 	struct acfile passwd, group;
 };
 
-static void read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f)
+/*
+ * A file of sysroot's etc, whole; a missing one is empty (gshadow may be).
+ * One that cannot be read is empty too, but says so: read as "nobody", it
+ * would hand out a name that is already someone's.
+ */
+static int read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f)
 {
 	char path[CONFIG_PATH_MAX + 16];
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/etc/%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", file);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || read_all(fd, f) != 0) {
+	r = fd >= 0 ? read_all(fd, f) : errno == ENOENT ? -ENOENT : -errno;
+	if (r) {
 		data_free(f->data, f->cap);
 		f->data = strdup("");
 		f->len = f->cap = 0;
 	}
 	if (fd >= 0)
 		close(fd);
+	return r == -ENOENT ? 0 : r;
 }
 
 struct account_names *accounts_names_load(const struct config *cfg)
@@ -1439,9 +1447,8 @@ struct account_names *accounts_names_load(const struct config *cfg)
 
 	if (!n)
 		return NULL;
-	read_sysroot_file(cfg, "passwd", &n->passwd);
-	read_sysroot_file(cfg, "group", &n->group);
-	if (!n->passwd.data || !n->group.data) {
+	if (read_sysroot_file(cfg, "passwd", &n->passwd) != 0 || read_sysroot_file(cfg, "group", &n->group) != 0 ||
+	    !n->passwd.data || !n->group.data) {
 		accounts_names_free(n);
 		return NULL;
 	}
@@ -1474,8 +1481,7 @@ bool accounts_in_files(const struct config *cfg, const char *name)
 	for (size_t i = 0; i < 4 && !found; i++) {
 		struct acfile f = { 0 };
 
-		read_sysroot_file(cfg, names[i], &f);
-		found = current_line(&f, name, &line);
+		found = read_sysroot_file(cfg, names[i], &f) != 0 || current_line(&f, name, &line);	/* fail closed */
 		data_free(f.data, f.cap);
 	}
 	return found;

@@ -81,7 +81,7 @@ int accounts_set_password(const struct config *cfg, const char *name, const char
 int accounts_rename(const struct config *cfg, const char *from, const char *to, bool resume, char *err,
 		    size_t errlen);
 
-/* True if name has an entry in any of sysroot's four account files (NSS not asked). */
+/* True if name has an entry in any of sysroot's four account files (NSS not asked), or one cannot be read. */
 bool accounts_in_files(const struct config *cfg, const char *name);
 
 /* True if name is a user or group in sysroot's files or known to NSS. */

@@ -195,20 +195,38 @@ struct taken_ctx {
 	struct dialogue *d;
 	int64_t self;
 	struct account_names *names;
+	int error;	/* a lookup failed: the pick is over */
 };
 
+/*
+ * A list or a database that fails is not an answer: taken as "taken", the
+ * pick would hand out the next name (the person's username for good,
+ * because of a passing error), or walk all of them with an NSS lookup each,
+ * for longer than the caller waits.
+ */
 static bool taken(const char *name, void *ctx)
 {
 	struct taken_ctx *t = ctx;
 	struct person other;
-	bool pending = true;
+	bool reserved, pending = true;
+	int r;
 
-	if (username_reserved(t->d->cfg, name) || accounts_names_has(t->names, name))
+	if (t->error)
 		return true;
-	store_person_name_pending(t->d->st, name, t->self, &pending);
-	if (pending)
+	r = username_check_reserved(t->d->cfg, name, &reserved);
+	if (r == 0 && (reserved || accounts_names_has(t->names, name)))
+		return true;
+	if (r == 0)
+		r = store_person_name_pending(t->d->st, name, t->self, &pending);
+	if (r == 0 && pending)
 		return true;	/* the new name of a rename under way */
-	return store_person_by_username(t->d->st, name, &other) != -ENOENT && other.rowid != t->self;
+	if (r == 0)
+		r = store_person_by_username(t->d->st, name, &other);
+	if (r == -ENOENT)
+		return false;
+	if (r)
+		t->error = r;
+	return r || other.rowid != t->self;
 }
 
 /*
@@ -218,7 +236,7 @@ static bool taken(const char *name, void *ctx)
  */
 static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 {
-	struct taken_ctx t = { d, p->rowid, NULL };
+	struct taken_ctx t = { d, p->rowid, NULL, 0 };
 	char base[PERSON_USERNAME_MAX];
 	int r;
 
@@ -230,6 +248,8 @@ static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 	username_base(d->cfg, p, base, sizeof(base));
 	r = username_pick(d->cfg, base, taken, &t, p->username, sizeof(p->username));
 	accounts_names_free(t.names);
+	if (t.error)
+		return t.error;
 	return r ? -ENOSPC : store_person_reserve(d->st, p);
 }
 
