@@ -473,24 +473,35 @@ static void gecos_of(const struct person *p, char *gecos, size_t size)
 			*c = ' ';
 }
 
-/* The account ensured against the intent, then the person active; signals held meanwhile. */
+/*
+ * The account ensured against the intent, then the person active; signals
+ * held meanwhile. *unsure: the database failed at the activation itself,
+ * so whether the PIN is spent is not known here (a commit whose fsync
+ * failed may still be found in the log by the next connection).
+ */
 static int commit(struct dialogue *d, struct person *p, struct account *a, const struct logindefs *ld,
-		  char *err, size_t errlen)
+		  bool *unsure, char *err, size_t errlen)
 {
 	sigset_t old;
 	int r;
 
+	*unsure = false;
 	hold_signals(&old);
 	r = accounts_provision(d->cfg, ld, a, err, errlen);
 	FAULT(d->cfg, "after-files");
-	if (r == 0 && (r = activate(d, p)) != 0) {
+	if (r == 0) {
+		r = activate(d, p);
+		*unsure = r != 0 && r != -ESTALE;
+	}
+	if (r == -ESTALE) {
 		/* revoked while this dialogue ran, most likely: the account it just made must not work */
 		int l = accounts_set_locked(d->cfg, p->username, true, NULL, err, errlen);
 
 		if (l != 0 && l != -EALREADY)
 			audit(d, LOG_ERR, "provision", p, "cannot lock the account made for a person no longer activating");
 		snprintf(err, errlen, "database: cannot mark active (revoked meanwhile?); the account is locked");
-	}
+	} else if (*unsure)	/* the account is complete: the next attempt finishes, or finds it done */
+		snprintf(err, errlen, "database: cannot mark active (%s)", strerror(-r));
 	release_signals(&old);
 	return r;
 }
@@ -506,6 +517,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 		.must_change = d->desk != NULL,
 	};
 	struct logindefs ld;
+	bool unsure = false;
 	int r;
 
 	gecos_of(p, gecos, sizeof(gecos));
@@ -519,7 +531,9 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	FAULT(d->cfg, "before-files");
 	conv_working(d->conv);
 	if (r == 0)
-		r = commit(d, p, &a, &ld, err, sizeof(err));
+		r = commit(d, p, &a, &ld, &unsure, err, sizeof(err));
+	if (r && unsure)	/* never "nothing was used up" when that is not known */
+		return failed_as(d, p, "provision", _("The activation service is not available right now."), err);
 	if (r)
 		return failed(d, p, err);
 	hook_invalidate_caches(d->cfg);
@@ -572,6 +586,22 @@ static enum dialogue_outcome password_failed(struct dialogue *d, const struct pe
 }
 
 /*
+ * The new hash in shadow. A failure after the file was replaced (the fsync
+ * of its directory) has changed the password all the same, and the PIN
+ * must not be given back for it: a second try finds the hash there
+ * (-EALREADY), as it finishes one that failed before the change.
+ */
+static int set_password(struct dialogue *d, const struct person *p, const struct secrets *s, char *err,
+			size_t errlen)
+{
+	int r = accounts_set_password(d->cfg, p->username, s->hash, err, errlen);
+
+	if (r && r != -EALREADY)
+		r = accounts_set_password(d->cfg, p->username, s->hash, err, errlen);
+	return r == -EALREADY ? 0 : r;
+}
+
+/*
  * The PIN is spent before the file changes and given back if that fails:
  * cut short in between, the person needs a new PIN, and a PIN never
  * changes a password twice.
@@ -581,6 +611,7 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	char err[512] = "";
 	struct logindefs ld;
 	sigset_t old;
+	bool given_back;
 	int r = choose_password(d, p, s);
 
 	if (r == -ECONNABORTED)
@@ -594,15 +625,19 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 		return password_failed(d, p, err);
 	conv_working(d->conv);
 	hold_signals(&old);
-	if (spend_pin(d, p, true) != 0) {
+	r = spend_pin(d, p, true);
+	if (r) {
 		release_signals(&old);
+		if (r != -ESTALE)	/* a spend whose commit failed may be in the log all the same */
+			return failed_as(d, p, "password", _("The activation service is not available right now."),
+					 "database: cannot spend the PIN");
 		return password_failed(d, p, "database: the PIN is spent already, or changed");
 	}
-	r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
-	r = r == -EALREADY ? 0 : r;
-	if (r)
-		spend_pin(d, p, false);
+	r = set_password(d, p, s, err, sizeof(err));
+	given_back = r != 0 && spend_pin(d, p, false) == 0;
 	release_signals(&old);
+	if (r && !given_back)	/* the PIN spent, or not known whether: never "nothing was used up" */
+		return failed_as(d, p, "password", _("The activation service is not available right now."), err);
 	if (r)
 		return password_failed(d, p, err);
 	hook_invalidate_caches(d->cfg);
