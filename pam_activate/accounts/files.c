@@ -1040,7 +1040,7 @@ static int files_provision(const struct config *cfg, const struct logindefs *ld,
 	return r;
 }
 
-static void read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f);
+static int read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f);
 
 /* What to change in a shadow entry. */
 struct shadow_edit {
@@ -1178,8 +1178,9 @@ static int files_shadow_expire(const struct config *cfg, const char *name, char 
 	struct acline_field line, field[9];
 	int r;
 
-	read_sysroot_file(cfg, "shadow", &f);
-	r = current_line(&f, name, &line) ? 0 : -ENOENT;
+	r = read_sysroot_file(cfg, "shadow", &f);
+	if (r == 0 && !current_line(&f, name, &line))
+		r = -ENOENT;
 	if (r == 0 && acline_split(line.s, line.len, field, 9) != 9)
 		r = -EINVAL;
 	if (r == 0 && field[7].len >= size)
@@ -1419,20 +1420,27 @@ struct files_names {
 	struct acfile passwd, group;
 };
 
-static void read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f)
+/*
+ * A file of sysroot's etc, whole; a missing one is empty (gshadow may be).
+ * One that cannot be read is empty too, but says so: read as "nobody", it
+ * would hand out a name that is already someone's.
+ */
+static int read_sysroot_file(const struct config *cfg, const char *file, struct acfile *f)
 {
 	char path[CONFIG_PATH_MAX + 16];
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/etc/%s", strcmp(cfg->sysroot, "/") ? cfg->sysroot : "", file);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || read_all(fd, f) != 0) {
+	r = fd >= 0 ? read_all(fd, f) : errno == ENOENT ? -ENOENT : -errno;
+	if (r) {
 		data_free(f->data, f->cap);
 		f->data = strdup("");
 		f->len = f->cap = 0;
 	}
 	if (fd >= 0)
 		close(fd);
+	return r == -ENOENT ? 0 : r;
 }
 
 static void files_names_free(void *names)
@@ -1452,9 +1460,8 @@ static void *files_names_load(const struct config *cfg)
 
 	if (!n)
 		return NULL;
-	read_sysroot_file(cfg, "passwd", &n->passwd);
-	read_sysroot_file(cfg, "group", &n->group);
-	if (!n->passwd.data || !n->group.data) {
+	if (read_sysroot_file(cfg, "passwd", &n->passwd) != 0 || read_sysroot_file(cfg, "group", &n->group) != 0 ||
+	    !n->passwd.data || !n->group.data) {
 		files_names_free(n);
 		return NULL;
 	}
@@ -1475,16 +1482,17 @@ static int files_exists(const struct config *cfg, const char *name, bool *exists
 	static const char *const names[] = { "passwd", "group", "shadow", "gshadow" };
 	struct acline_field line;
 	bool found = false;
+	int r = 0;
 
-	for (size_t i = 0; i < 4 && !found; i++) {
+	for (size_t i = 0; i < 4 && !found && r == 0; i++) {
 		struct acfile f = { 0 };
 
-		read_sysroot_file(cfg, names[i], &f);
-		found = current_line(&f, name, &line);
+		r = read_sysroot_file(cfg, names[i], &f);	/* unreadable: an error, never "not there" */
+		found = r == 0 && current_line(&f, name, &line);
 		data_free(f.data, f.cap);
 	}
 	*exists = found;
-	return 0;
+	return r;
 }
 
 static bool files_name_taken(const struct config *cfg, const char *name)

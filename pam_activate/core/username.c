@@ -150,35 +150,48 @@ bool username_valid(const char *name, unsigned max)
 	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") == len;
 }
 
-static bool in_reserved_file(const char *path, const char *name)
+/* name in the list at path; -errno if the list cannot be read (a missing one holds nothing). */
+static int in_reserved_file(const char *path, const char *name, bool *found)
 {
 	char *line = NULL;
 	size_t cap = 0;
-	bool found = false;
 	FILE *f;
+	int r = 0;
 
-	if (!path[0] || !(f = fopen(path, "re")))
-		return false;
-	while (!found && getline(&line, &cap, f) >= 0) {
+	*found = false;
+	if (!path[0])
+		return 0;
+	if (!(f = fopen(path, "re")))
+		return errno == ENOENT ? 0 : -errno;
+	while (!*found && getline(&line, &cap, f) >= 0) {
 		char *hash = strchr(line, '#');
 
 		if (hash)
 			*hash = '\0';
-		found = strcmp(text_trim(line), name) == 0;
+		*found = strcmp(text_trim(line), name) == 0;
 	}
+	if (!*found && !feof(f))
+		r = -EIO;	/* stopped before the end: the name may be further down */
 	free(line);
 	fclose(f);
-	return found;
+	return r;
+}
+
+int username_check_reserved(const struct config *cfg, const char *name, bool *reserved)
+{
+	static const char *const always[] = { "root", "nobody", "admin", "administrator", NULL };
+
+	*reserved = !strcmp(name, cfg->trigger_user);
+	for (int i = 0; always[i] && !*reserved; i++)
+		*reserved = !strcmp(name, always[i]);
+	return *reserved ? 0 : in_reserved_file(cfg->reserved_usernames, name, reserved);
 }
 
 bool username_reserved(const struct config *cfg, const char *name)
 {
-	static const char *const always[] = { "root", "nobody", "admin", "administrator", NULL };
+	bool reserved;
 
-	for (int i = 0; always[i]; i++)
-		if (!strcmp(name, always[i]))
-			return true;
-	return !strcmp(name, cfg->trigger_user) || in_reserved_file(cfg->reserved_usernames, name);
+	return username_check_reserved(cfg, name, &reserved) != 0 || reserved;	/* fail closed */
 }
 
 int username_pick(const struct config *cfg, const char *base, username_taken_fn *taken, void *ctx,

@@ -31,7 +31,10 @@ int username_pick(const struct config *cfg, const char *base, username_taken_fn 
 /* True for [a-z][a-z0-9]* within username_max_length (and 32). */
 bool username_valid(const char *name, unsigned max);
 
-/* Reserved by policy: root, the trigger user, or listed in reserved_usernames. */
+/* Reserved by policy: root, the trigger user, or listed in reserved_usernames (or the list cannot be read). */
 bool username_reserved(const struct config *cfg, const char *name);
+
+/* The same, with a list that cannot be read told apart: -errno, and *reserved means nothing. */
+int username_check_reserved(const struct config *cfg, const char *name, bool *reserved);
 
 #endif

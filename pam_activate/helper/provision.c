@@ -202,20 +202,38 @@ struct taken_ctx {
 	struct dialogue *d;
 	int64_t self;
 	struct account_names *names;
+	int error;	/* a lookup failed: the pick is over */
 };
 
+/*
+ * A list or a database that fails is not an answer: taken as "taken", the
+ * pick would hand out the next name (the person's username for good,
+ * because of a passing error), or walk all of them with an NSS lookup each,
+ * for longer than the caller waits.
+ */
 static bool taken(const char *name, void *ctx)
 {
 	struct taken_ctx *t = ctx;
 	struct person other;
-	bool pending = true;
+	bool reserved, pending = true;
+	int r;
 
-	if (username_reserved(t->d->cfg, name) || accounts_names_has(t->names, name))
+	if (t->error)
 		return true;
-	store_person_name_pending(t->d->st, name, t->self, &pending);
-	if (pending)
+	r = username_check_reserved(t->d->cfg, name, &reserved);
+	if (r == 0 && (reserved || accounts_names_has(t->names, name)))
+		return true;
+	if (r == 0)
+		r = store_person_name_pending(t->d->st, name, t->self, &pending);
+	if (r == 0 && pending)
 		return true;	/* the new name of a rename under way */
-	return store_person_by_username(t->d->st, name, &other) != -ENOENT && other.rowid != t->self;
+	if (r == 0)
+		r = store_person_by_username(t->d->st, name, &other);
+	if (r == -ENOENT)
+		return false;
+	if (r)
+		t->error = r;
+	return r || other.rowid != t->self;
 }
 
 /*
@@ -225,7 +243,7 @@ static bool taken(const char *name, void *ctx)
  */
 static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 {
-	struct taken_ctx t = { d, p->rowid, NULL };
+	struct taken_ctx t = { d, p->rowid, NULL, 0 };
 	char base[PERSON_USERNAME_MAX];
 	int r;
 
@@ -239,6 +257,8 @@ static int pick_and_reserve(struct dialogue *d, struct person *p, bool roster)
 		r = username_pick(d->cfg, base, taken, &t, p->username, sizeof(p->username)) ? -ENOSPC : 0;
 	}
 	accounts_names_free(t.names);
+	if (t.error)
+		return t.error;
 	return r ? r : store_person_reserve(d->st, p);
 }
 
@@ -462,24 +482,35 @@ static void gecos_of(const struct person *p, char *gecos, size_t size)
 			*c = ' ';
 }
 
-/* The account ensured against the intent, then the person active; signals held meanwhile. */
+/*
+ * The account ensured against the intent, then the person active; signals
+ * held meanwhile. *unsure: the database failed at the activation itself,
+ * so whether the PIN is spent is not known here (a commit whose fsync
+ * failed may still be found in the log by the next connection).
+ */
 static int commit(struct dialogue *d, struct person *p, struct account *a, const struct logindefs *ld,
-		  char *err, size_t errlen)
+		  bool *unsure, char *err, size_t errlen)
 {
 	sigset_t old;
 	int r;
 
+	*unsure = false;
 	hold_signals(&old);
 	r = accounts_provision(d->cfg, ld, a, err, errlen);
 	FAULT(d->cfg, "after-files");
-	if (r == 0 && (r = activate(d, p)) != 0) {
+	if (r == 0) {
+		r = activate(d, p);
+		*unsure = r != 0 && r != -ESTALE;
+	}
+	if (r == -ESTALE) {
 		/* revoked while this dialogue ran, most likely: the account it just made must not work */
 		int l = accounts_set_locked(d->cfg, p->username, true, NULL, err, errlen);
 
 		if (l != 0 && l != -EALREADY)
 			audit(d, LOG_ERR, "provision", p, "cannot lock the account made for a person no longer activating");
 		snprintf(err, errlen, "database: cannot mark active (revoked meanwhile?); the account is locked");
-	}
+	} else if (*unsure)	/* the account is complete: the next attempt finishes, or finds it done */
+		snprintf(err, errlen, "database: cannot mark active (%s)", strerror(-r));
 	release_signals(&old);
 	return r;
 }
@@ -496,6 +527,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 		.must_change = d->desk != NULL,
 	};
 	struct logindefs ld;
+	bool unsure = false;
 	int r;
 
 	gecos_of(p, gecos, sizeof(gecos));
@@ -510,7 +542,9 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	FAULT(d->cfg, "before-files");
 	conv_working(d->conv);
 	if (r == 0)
-		r = commit(d, p, &a, &ld, err, sizeof(err));
+		r = commit(d, p, &a, &ld, &unsure, err, sizeof(err));
+	if (r && unsure)	/* never "nothing was used up" when that is not known */
+		return failed_as(d, p, "provision", _("The activation service is not available right now."), err);
 	if (r)
 		return r == -EHOSTDOWN ? unavailable(d, p, "provision", err) : failed(d, p, err);
 	hook_invalidate_caches(d->cfg);
@@ -563,6 +597,22 @@ static enum dialogue_outcome password_failed(struct dialogue *d, const struct pe
 }
 
 /*
+ * The new hash in shadow. A failure after the file was replaced (the fsync
+ * of its directory) has changed the password all the same, and the PIN
+ * must not be given back for it: a second try finds the hash there
+ * (-EALREADY), as it finishes one that failed before the change.
+ */
+static int set_password(struct dialogue *d, const struct person *p, const struct secrets *s, char *err,
+			size_t errlen)
+{
+	int r = accounts_set_password(d->cfg, p->username, s->hash, err, errlen);
+
+	if (r && r != -EALREADY)
+		r = accounts_set_password(d->cfg, p->username, s->hash, err, errlen);
+	return r == -EALREADY ? 0 : r;
+}
+
+/*
  * The PIN is spent before the file changes and given back if that fails:
  * cut short in between, the person needs a new PIN, and a PIN never
  * changes a password twice.
@@ -572,6 +622,7 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	char err[512] = "";
 	struct logindefs ld;
 	sigset_t old;
+	bool given_back;
 	int r = choose_password(d, p, s);
 
 	if (r == -ECONNABORTED)
@@ -585,15 +636,19 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 		return password_failed(d, p, err);
 	conv_working(d->conv);
 	hold_signals(&old);
-	if (spend_pin(d, p, true) != 0) {
+	r = spend_pin(d, p, true);
+	if (r) {
 		release_signals(&old);
+		if (r != -ESTALE)	/* a spend whose commit failed may be in the log all the same */
+			return failed_as(d, p, "password", _("The activation service is not available right now."),
+					 "database: cannot spend the PIN");
 		return password_failed(d, p, "database: the PIN is spent already, or changed");
 	}
-	r = accounts_set_password(d->cfg, p->username, s->hash, err, sizeof(err));
-	r = r == -EALREADY ? 0 : r;
-	if (r)
-		spend_pin(d, p, false);
+	r = set_password(d, p, s, err, sizeof(err));
+	given_back = r != 0 && spend_pin(d, p, false) == 0;
 	release_signals(&old);
+	if (r && !given_back)	/* the PIN spent, or not known whether: never "nothing was used up" */
+		return failed_as(d, p, "password", _("The activation service is not available right now."), err);
 	if (r)
 		return r == -EHOSTDOWN ? unavailable(d, p, "password", err) : password_failed(d, p, err);
 	hook_invalidate_caches(d->cfg);
@@ -656,8 +711,8 @@ static int still_eligible(struct dialogue *d, struct person *p)
 		r = finish_rename(d, p);
 	if (r == -ESTALE)
 		conv_error(d->conv, "%s", _("Your PIN code can no longer be used. Ask for a new one."));
-	else if (r)
-		conv_error(d->conv, _("An activation of your account is already in progress."));
+	else if (r)	/* the database or the files failed: nothing else is in progress (the lock is ours) */
+		conv_error(d->conv, "%s", _("The activation service is not available right now."));
 	else if (p->state == PERSON_REVOKED)
 		conv_error(d->conv, "%s", _("This account has been closed."));
 	else if (p->state == PERSON_ACTIVE && p->pin_spent)

@@ -396,8 +396,18 @@ int pam_activate_run(pam_handle_t *pamh, int argc, const char **argv)
 		pam_fail_delay(pamh, (unsigned)a.fail_delay_us);
 	if (a.debug)
 		pam_syslog(pamh, LOG_DEBUG, "starting %s", a.helper);
-	if (run_helper(pamh, &a, &out) != 0)
+	if (run_helper(pamh, &a, &out) != 0) {
+		/*
+		 * The helper died, hung or spoke out of turn: without a word the
+		 * person sees the dialogue stop and cannot tell why. In English,
+		 * the source language: the catalogue is the helper's.
+		 */
+		char *resp = NULL;
+
+		converse(pamh, PAM_ERROR_MSG, "The activation service is not available right now.", &resp);
+		wipe_free(resp);
 		return PAM_AUTH_ERR;
+	}
 	rc = map_outcome(pamh, &out);
 	explicit_bzero(&out, sizeof(out));
 	return rc;

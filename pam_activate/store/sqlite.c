@@ -389,6 +389,39 @@ static int step_done(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : map_rc(rc == SQLITE_ROW ? SQLITE_MISUSE : rc);
 }
 
+/*
+ * Binding a text or a blob copies it (SQLITE_TRANSIENT), and the copy can
+ * fail. The parameter then stays NULL, and the statement run anyway would
+ * look up nobody (the right details "do not match"), or append an audit row
+ * that lost a field its chain hash covers. So a statement keeps the first
+ * failure of its binds in *b, and is not run with one.
+ */
+static void bind_text(sqlite3_stmt *s, int col, const char *text, int *b)
+{
+	int rc = sqlite3_bind_text(s, col, text, -1, SQLITE_TRANSIENT);
+
+	if (*b == SQLITE_OK)
+		*b = rc;
+}
+
+static void bind_blob(sqlite3_stmt *s, int col, const void *data, int n, int *b)
+{
+	int rc = sqlite3_bind_blob(s, col, data, n, SQLITE_TRANSIENT);
+
+	if (*b == SQLITE_OK)
+		*b = rc;
+}
+
+/* step_done, unless a bind failed: then the statement does not run. */
+static int step_bound(sqlite3_stmt *s, int b)
+{
+	if (b != SQLITE_OK) {
+		sqlite3_clear_bindings(s);
+		return map_rc(b);
+	}
+	return step_done(s);
+}
+
 int store_begin(struct store *st)
 {
 	return step_done(st->stmt[ST_BEGIN]);
@@ -408,12 +441,12 @@ void store_rollback(struct store *st)
 int store_snapshot(struct store *st, const char *path)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+	int b = SQLITE_OK, rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
 
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
-	sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(s);
+	bind_text(s, 1, path, &b);
+	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : map_rc(rc);
 }
@@ -477,20 +510,21 @@ static void read_person(sqlite3_stmt *s, struct person *p)
 }
 
 /* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
-static int bind_text_or_null(sqlite3_stmt *s, int col, const char *text)
+static void bind_text_or_null(sqlite3_stmt *s, int col, const char *text, int *b)
 {
 	if (!text || !*text)
-		return sqlite3_bind_null(s, col);
-	return sqlite3_bind_text(s, col, text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_null(s, col);
+	else
+		bind_text(s, col, text, b);
 }
 
 static int find_one(struct store *st, enum stmt_id id, const char *key, struct person *out)
 {
 	sqlite3_stmt *s = st->stmt[id];
-	int rc;
+	int b = SQLITE_OK, rc;
 
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(s);
+	bind_text(s, 1, key, &b);
+	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
 	if (rc == SQLITE_ROW)
 		read_person(s, out);
 	sqlite3_reset(s);
@@ -560,29 +594,29 @@ int store_person_find(struct store *st, const char *key, struct person *out, str
 	return found ? 0 : -ENOENT;
 }
 
-static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
+static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now, int *b)
 {
-	sqlite3_bind_text(s, 2, p->student_number, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 3, p->given_name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 4, p->family_name, -1, SQLITE_TRANSIENT);
+	bind_text(s, 2, p->student_number, b);
+	bind_text(s, 3, p->given_name, b);
+	bind_text(s, 4, p->family_name, b);
 	sqlite3_bind_int(s, 5, p->kind);
-	bind_text_or_null(s, 6, p->programme);
-	bind_text_or_null(s, 7, p->fee_paid_on);
-	bind_text_or_null(s, 8, p->username);
-	bind_text_or_null(s, 9, p->email);
+	bind_text_or_null(s, 6, p->programme, b);
+	bind_text_or_null(s, 7, p->fee_paid_on, b);
+	bind_text_or_null(s, 8, p->username, b);
+	bind_text_or_null(s, 9, p->email, b);
 	sqlite3_bind_int64(s, 10, now);
-	bind_text_or_null(s, 13, p->language);
+	bind_text_or_null(s, 13, p->language, b);
 }
 
 int store_person_insert(struct store *st, struct person *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_INSERT];
 	int64_t now = time(NULL);
-	int r;
+	int b = SQLITE_OK, r;
 
-	sqlite3_bind_text(s, 1, p->id_number, -1, SQLITE_TRANSIENT);
-	bind_roster(s, p, now);
-	r = step_done(s);
+	bind_text(s, 1, p->id_number, &b);
+	bind_roster(s, p, now, &b);
+	r = step_bound(s, b);
 	if (r == 0) {
 		p->rowid = sqlite3_last_insert_rowid(st->db);
 		p->created = p->updated = now;
@@ -609,24 +643,26 @@ static int swapped(struct store *st, int r)
 int store_person_update_roster(struct store *st, const struct person *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_UPDATE_ROSTER];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_roster(s, p, time(NULL));
+	bind_roster(s, p, time(NULL), &b);
 	sqlite3_bind_int64(s, 11, p->version);
-	sqlite3_bind_text(s, 12, p->id_number, -1, SQLITE_TRANSIENT);
-	return swapped(st, step_done(s));
+	bind_text(s, 12, p->id_number, &b);
+	return swapped(st, step_bound(s, b));
 }
 
 int store_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
 {
 	sqlite3_stmt *s = st->stmt[ST_SET_PIN];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, hash, -1, SQLITE_TRANSIENT);
+	bind_text(s, 2, hash, &b);
 	sqlite3_bind_int64(s, 3, expires);
 	sqlite3_bind_int64(s, 4, time(NULL));
 	sqlite3_bind_int64(s, 5, p->version);
-	return swapped(st, step_done(s));
+	return swapped(st, step_bound(s, b));
 }
 
 int store_person_unlock(struct store *st, int64_t rowid)
@@ -653,12 +689,13 @@ int store_person_set_state(struct store *st, const struct person *p, int state)
 static int set_text_swapped(struct store *st, enum stmt_id id, const struct person *p, const char *text)
 {
 	sqlite3_stmt *s = st->stmt[id];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);	/* NULL binds NULL; "" stays "" */
+	bind_text(s, 2, text, &b);	/* NULL binds NULL; "" stays "" */
 	sqlite3_bind_int64(s, 3, time(NULL));
 	sqlite3_bind_int64(s, 4, p->version);
-	return swapped(st, step_done(s));
+	return swapped(st, step_bound(s, b));
 }
 
 int store_person_set_username(struct store *st, const struct person *p, const char *username)
@@ -713,11 +750,11 @@ int store_person_set_failures(struct store *st, const struct person *p)
 int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
 {
 	sqlite3_stmt *s = st->stmt[ST_THROTTLE_COUNT];
-	int rc;
+	int b = SQLITE_OK, rc;
 
-	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
+	bind_text(s, 1, rhost, &b);
 	sqlite3_bind_int64(s, 2, since);
-	rc = sqlite3_step(s);
+	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
 	if (rc == SQLITE_ROW)
 		*count = (unsigned)sqlite3_column_int(s, 0);
 	sqlite3_reset(s);
@@ -728,16 +765,16 @@ int store_throttle_count(struct store *st, const char *rhost, int64_t since, uns
 int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
 {
 	sqlite3_stmt *s = st->stmt[ST_THROTTLE_PRUNE];
-	int r;
+	int b = SQLITE_OK, r;
 
 	sqlite3_bind_int64(s, 1, prune_before);
 	r = step_done(s);
 	if (r)
 		return r;
 	s = st->stmt[ST_THROTTLE_ADD];
-	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
+	bind_text(s, 1, rhost, &b);
 	sqlite3_bind_int64(s, 2, at);
-	return step_done(s);
+	return step_bound(s, b);
 }
 
 int store_throttle_rebase(struct store *st, int64_t now)
@@ -766,20 +803,21 @@ int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
 int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
 {
 	sqlite3_stmt *s = st->stmt[ST_AUDIT_INSERT];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, a->at);
-	sqlite3_bind_text(s, 2, a->event, -1, SQLITE_TRANSIENT);
+	bind_text(s, 2, a->event, &b);
 	if (a->person > 0)
 		sqlite3_bind_int64(s, 3, a->person);
 	else
 		sqlite3_bind_null(s, 3);	/* a reset keeps the last row's person */
-	bind_text_or_null(s, 4, a->username);
-	bind_text_or_null(s, 5, a->service);
-	bind_text_or_null(s, 6, a->rhost);
-	bind_text_or_null(s, 7, a->tty);
-	sqlite3_bind_text(s, 8, a->result, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(s, 9, hash, 32, SQLITE_TRANSIENT);
-	return step_done(s);
+	bind_text_or_null(s, 4, a->username, &b);
+	bind_text_or_null(s, 5, a->service, &b);
+	bind_text_or_null(s, 6, a->rhost, &b);
+	bind_text_or_null(s, 7, a->tty, &b);
+	bind_text(s, 8, a->result, &b);
+	bind_blob(s, 9, hash, 32, &b);
+	return step_bound(s, b);
 }
 
 static const char *column_text(sqlite3_stmt *s, int col)
@@ -826,28 +864,29 @@ int store_audit_foreach(struct store *st, int64_t since, int64_t person,
 int store_person_reserve(struct store *st, const struct person *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_RESERVE];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
+	bind_text(s, 2, p->username, &b);
 	sqlite3_bind_int64(s, 3, p->terms_accepted);
-	bind_text_or_null(s, 4, p->terms_hash);
+	bind_text_or_null(s, 4, p->terms_hash, &b);
 	sqlite3_bind_int64(s, 5, time(NULL));
 	sqlite3_bind_int64(s, 6, p->version);
-	return swapped(st, step_done(s));
+	return swapped(st, step_bound(s, b));
 }
 
 int store_person_spend_pin(struct store *st, struct person *p, bool spent)
 {
 	sqlite3_stmt *s = st->stmt[ST_SPEND_PIN];
 	int64_t now = time(NULL);
-	int r;
+	int b = SQLITE_OK, r;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, spent ? now : 0);
-	sqlite3_bind_text(s, 3, p->pin_hash, -1, SQLITE_TRANSIENT);
+	bind_text(s, 3, p->pin_hash, &b);
 	sqlite3_bind_int64(s, 4, now);
 	sqlite3_bind_int64(s, 5, spent ? 0 : p->pin_spent);
-	r = swapped(st, step_done(s));
+	r = swapped(st, step_bound(s, b));
 	if (r == 0)
 		p->pin_spent = spent ? now : 0;
 	return r;
@@ -856,22 +895,23 @@ int store_person_spend_pin(struct store *st, struct person *p, bool spent)
 int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home)
 {
 	sqlite3_stmt *s = st->stmt[ST_INTENT];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
+	bind_text(s, 2, p->username, &b);
 	sqlite3_bind_int64(s, 3, uid);
 	sqlite3_bind_int64(s, 4, gid);
-	sqlite3_bind_text(s, 5, home, -1, SQLITE_TRANSIENT);
+	bind_text(s, 5, home, &b);
 	sqlite3_bind_int64(s, 6, time(NULL));
-	return swapped(st, step_done(s));
+	return swapped(st, step_bound(s, b));
 }
 
-static int count_other(sqlite3_stmt *s, int64_t self, bool *held)
+static int count_other(sqlite3_stmt *s, int64_t self, int b, bool *held)
 {
 	int rc;
 
 	sqlite3_bind_int64(s, 2, self);
-	rc = sqlite3_step(s);
+	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
 	*held = rc != SQLITE_ROW || sqlite3_column_int64(s, 0) > 0;	/* fail closed */
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -881,23 +921,26 @@ static int count_other(sqlite3_stmt *s, int64_t self, bool *held)
 int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
 {
 	sqlite3_bind_int64(st->stmt[ST_UID_HELD], 1, id);
-	return count_other(st->stmt[ST_UID_HELD], self, held);
+	return count_other(st->stmt[ST_UID_HELD], self, SQLITE_OK, held);
 }
 
 int store_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
 {
-	sqlite3_bind_text(st->stmt[ST_NAME_PENDING], 1, name, -1, SQLITE_TRANSIENT);
-	return count_other(st->stmt[ST_NAME_PENDING], self, pending);
+	int b = SQLITE_OK;
+
+	bind_text(st->stmt[ST_NAME_PENDING], 1, name, &b);
+	return count_other(st->stmt[ST_NAME_PENDING], self, b, pending);
 }
 
 int store_person_activate(struct store *st, const struct person *p)
 {
 	sqlite3_stmt *s = st->stmt[ST_ACTIVATE];
+	int b = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, p->uid);
 	sqlite3_bind_int64(s, 3, time(NULL));
-	sqlite3_bind_text(s, 4, p->username, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 5, p->pin_hash, -1, SQLITE_TRANSIENT);
-	return swapped(st, step_done(s));
+	bind_text(s, 4, p->username, &b);
+	bind_text(s, 5, p->pin_hash, &b);
+	return swapped(st, step_bound(s, b));
 }
