@@ -1,5 +1,6 @@
 /*
- * store/sqlite.c: the activation database (SQLite). The only file that speaks SQL.
+ * store/sqlite.c: the activation database in SQLite, a file on this machine
+ * (the default backend; store.c forwards to the table at the end).
  *
  * The file is checked before SQLite sees it (root-owned, private, not a
  * link); the schema is versioned with PRAGMA user_version and migrated in
@@ -8,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-
-#define BUSY_TIMEOUT_MS 10000
+#include "backend.h"
 
 enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
@@ -156,10 +156,16 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE person ADD COLUMN language TEXT;",
 };
 
-struct store {
+struct sqlite_store {
+	struct store base;	/* first: store.c sees only this */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
 };
+
+static struct sqlite_store *sq(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
 
 static int map_rc(int rc)
 {
@@ -209,22 +215,6 @@ static int check_dir(const char *path, char *err, size_t errlen)
 	return r;
 }
 
-static int check_file(int fd, const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s: must be a regular file owned by root with mode 0600 "
-			 "(it is %04o, owner %u)", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	return 0;
-}
-
 static int check_path(const char *path, int flags, char *err, size_t errlen)
 {
 	int oflags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
@@ -244,14 +234,16 @@ static int check_path(const char *path, int flags, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
-	r = check_file(fd, path, err, errlen);
+	r = store_check_private(fd, path, "0600", err, errlen);
 	close(fd);
 	return r;
 }
 
+static int sqlite_schema_version(struct store *st, int *version);
+
 static int exec_sql(struct store *st, const char *sql)
 {
-	return map_rc(sqlite3_exec(st->db, sql, NULL, NULL, NULL));
+	return map_rc(sqlite3_exec(sq(st)->db, sql, NULL, NULL, NULL));
 }
 
 static int run_migrations(struct store *st, char *err, size_t errlen)
@@ -259,12 +251,12 @@ static int run_migrations(struct store *st, char *err, size_t errlen)
 	int version = 0, r;
 
 	/* the common case, a current schema, takes no write lock */
-	if (store_schema_version(st, &version) == 0 && version == STORE_SCHEMA_VERSION)
+	if (sqlite_schema_version(st, &version) == 0 && version == STORE_SCHEMA_VERSION)
 		return 0;
 	r = exec_sql(st, "BEGIN IMMEDIATE");
 	if (r)
 		goto fail;
-	r = store_schema_version(st, &version);
+	r = sqlite_schema_version(st, &version);
 	if (r == 0 && version > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "database schema %d is newer than this program (%d)",
 			 version, STORE_SCHEMA_VERSION);
@@ -285,28 +277,28 @@ static int run_migrations(struct store *st, char *err, size_t errlen)
 		return 0;
 	exec_sql(st, "ROLLBACK");
 fail:
-	snprintf(err, errlen, "database schema: %s", sqlite3_errmsg(st->db));
+	snprintf(err, errlen, "database schema: %s", sqlite3_errmsg(sq(st)->db));
 	return r;
 }
 
 static int prepare_all(struct store *st, char *err, size_t errlen)
 {
 	for (int i = 0; i < ST_COUNT; i++) {
-		int rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					    &st->stmt[i], NULL);
+		int rc = sqlite3_prepare_v3(sq(st)->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &sq(st)->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+			snprintf(err, errlen, "database: %s", sqlite3_errmsg(sq(st)->db));
 			return map_rc(rc);
 		}
 	}
 	return 0;
 }
 
-static int configure(struct store *st, char *err, size_t errlen)
+static int configure(struct store *st, unsigned timeout, char *err, size_t errlen)
 {
 	int r;
 
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(sq(st)->db, timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000);
 	/*
 	 * FULL: a commit is on disk before the account files change after it
 	 * (the intent) or the person is told (a spent PIN); NORMAL in WAL mode
@@ -316,12 +308,16 @@ static int configure(struct store *st, char *err, size_t errlen)
 		     "PRAGMA journal_size_limit = 1048576; "
 		     "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF");
 	if (r)
-		snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(sq(st)->db));
 	return r;
 }
 
-int store_open(const char *path, int flags, struct store **out, char *err, size_t errlen)
+static void sqlite_close(struct store *st);
+
+static int sqlite_open(const char *path, const struct store_options *opt, int flags, struct store **out,
+		       char *err, size_t errlen)
 {
+	struct sqlite_store *s;
 	struct store *st;
 	int r;
 
@@ -329,18 +325,20 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	r = check_path(path, flags, err, errlen);
 	if (r)
 		return r;
-	st = calloc(1, sizeof(*st));
-	if (!st)
+	s = calloc(1, sizeof(*s));
+	if (!s)
 		return -ENOMEM;
-	r = map_rc(sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
+	st = &s->base;
+	st->be = &store_sqlite;
+	r = map_rc(sqlite3_open_v2(path, &sq(st)->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
 				   | SQLITE_OPEN_FULLMUTEX, NULL));
-	if (st->db)
-		sqlite3_extended_result_codes(st->db, 1);
+	if (sq(st)->db)
+		sqlite3_extended_result_codes(sq(st)->db, 1);
 	if (r) {
-		snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		snprintf(err, errlen, "%s: %s", path, sq(st)->db ? sqlite3_errmsg(sq(st)->db) : "cannot open");
 		goto fail;
 	}
-	r = configure(st, err, errlen);
+	r = configure(st, store_timeout(opt), err, errlen);
 	if (r == 0)
 		r = run_migrations(st, err, errlen);
 	/*
@@ -351,7 +349,7 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	 * syncing it and the directory.
 	 */
 	if (r == 0)
-		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &(int){ 1 });
+		sqlite3_file_control(sq(st)->db, "main", SQLITE_FCNTL_PERSIST_WAL, &(int){ 1 });
 	if (r == 0)
 		r = prepare_all(st, err, errlen);
 	if (r)
@@ -359,23 +357,23 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	*out = st;
 	return 0;
 fail:
-	store_close(st);
+	sqlite_close(st);
 	return r;
 }
 
-void store_close(struct store *st)
+static void sqlite_close(struct store *st)
 {
 	if (!st)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(st->stmt[i]);
-	sqlite3_close(st->db);
+		sqlite3_finalize(sq(st)->stmt[i]);
+	sqlite3_close(sq(st)->db);
 	free(st);
 }
 
-const char *store_errmsg(struct store *st)
+static const char *sqlite_errmsg(struct store *st)
 {
-	return sqlite3_errmsg(st->db);
+	return sqlite3_errmsg(sq(st)->db);
 }
 
 /* Run a prepared statement to completion; reset it whatever happens. */
@@ -388,26 +386,26 @@ static int step_done(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : map_rc(rc == SQLITE_ROW ? SQLITE_MISUSE : rc);
 }
 
-int store_begin(struct store *st)
+static int sqlite_begin(struct store *st)
 {
-	return step_done(st->stmt[ST_BEGIN]);
+	return step_done(sq(st)->stmt[ST_BEGIN]);
 }
 
-int store_commit(struct store *st)
+static int sqlite_commit(struct store *st)
 {
-	return step_done(st->stmt[ST_COMMIT]);
+	return step_done(sq(st)->stmt[ST_COMMIT]);
 }
 
-void store_rollback(struct store *st)
+static void sqlite_rollback(struct store *st)
 {
-	if (!sqlite3_get_autocommit(st->db))
-		step_done(st->stmt[ST_ROLLBACK]);
+	if (!sqlite3_get_autocommit(sq(st)->db))
+		step_done(sq(st)->stmt[ST_ROLLBACK]);
 }
 
-int store_snapshot(struct store *st, const char *path)
+static int sqlite_snapshot(struct store *st, const char *path)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(sq(st)->db, "VACUUM INTO ?1", -1, &s, NULL);
 
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
@@ -417,12 +415,12 @@ int store_snapshot(struct store *st, const char *path)
 	return rc == SQLITE_DONE ? 0 : map_rc(rc);
 }
 
-int store_schema_version(struct store *st, int *version)
+static int sqlite_schema_version(struct store *st, int *version)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	rc = sqlite3_prepare_v2(sq(st)->db, "PRAGMA user_version", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
 	rc = sqlite3_step(s);
@@ -485,7 +483,7 @@ static int bind_text_or_null(sqlite3_stmt *s, int col, const char *text)
 
 static int find_one(struct store *st, enum stmt_id id, const char *key, struct person *out)
 {
-	sqlite3_stmt *s = st->stmt[id];
+	sqlite3_stmt *s = sq(st)->stmt[id];
 	int rc;
 
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
@@ -499,64 +497,19 @@ static int find_one(struct store *st, enum stmt_id id, const char *key, struct p
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-int store_person_by_id_number(struct store *st, const char *id_number, struct person *out)
+static int sqlite_person_by_id_number(struct store *st, const char *id_number, struct person *out)
 {
 	return find_one(st, ST_BY_ID, id_number, out);
 }
 
-int store_person_by_student_number(struct store *st, const char *student_number, struct person *out)
+static int sqlite_person_by_student_number(struct store *st, const char *student_number, struct person *out)
 {
 	return find_one(st, ST_BY_STUDENT, student_number, out);
 }
 
-int store_person_by_username(struct store *st, const char *username, struct person *out)
+static int sqlite_person_by_username(struct store *st, const char *username, struct person *out)
 {
 	return find_one(st, ST_BY_USERNAME, username, out);
-}
-
-static const struct {
-	const char *prefix;
-	enum stmt_id id;
-} key_kinds[] = { { "id:", ST_BY_ID }, { "sn:", ST_BY_STUDENT }, { "user:", ST_BY_USERNAME } };
-
-/* A prefixed KEY asks one column. */
-static int find_prefixed(struct store *st, const char *key, struct person *out, bool *prefixed)
-{
-	for (size_t i = 0; i < sizeof(key_kinds) / sizeof(key_kinds[0]); i++) {
-		size_t n = strlen(key_kinds[i].prefix);
-
-		if (strncmp(key, key_kinds[i].prefix, n) == 0) {
-			*prefixed = true;
-			return find_one(st, key_kinds[i].id, key + n, out);
-		}
-	}
-	*prefixed = false;
-	return -ENOENT;
-}
-
-int store_person_find(struct store *st, const char *key, struct person *out, struct person *other)
-{
-	struct person hit = { .rowid = 0 };
-	bool prefixed, found = false;
-	int r = find_prefixed(st, key, out, &prefixed);
-
-	if (prefixed)
-		return r;
-	for (size_t i = 0; i < sizeof(key_kinds) / sizeof(key_kinds[0]); i++) {
-		r = find_one(st, key_kinds[i].id, key, &hit);
-		if (r == -ENOENT)
-			continue;
-		if (r)
-			return r;
-		if (found && hit.rowid != out->rowid) {
-			*other = hit;
-			return -ENOTUNIQ;
-		}
-		if (!found)
-			*out = hit;
-		found = true;
-	}
-	return found ? 0 : -ENOENT;
 }
 
 static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
@@ -573,9 +526,9 @@ static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
 	bind_text_or_null(s, 13, p->language);
 }
 
-int store_person_insert(struct store *st, struct person *p)
+static int sqlite_person_insert(struct store *st, struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_INSERT];
+	sqlite3_stmt *s = sq(st)->stmt[ST_INSERT];
 	int64_t now = time(NULL);
 	int r;
 
@@ -583,7 +536,7 @@ int store_person_insert(struct store *st, struct person *p)
 	bind_roster(s, p, now);
 	r = step_done(s);
 	if (r == 0) {
-		p->rowid = sqlite3_last_insert_rowid(st->db);
+		p->rowid = sqlite3_last_insert_rowid(sq(st)->db);
 		p->created = p->updated = now;
 		p->state = PERSON_PENDING;
 		p->uid = -1;
@@ -593,7 +546,7 @@ int store_person_insert(struct store *st, struct person *p)
 
 static int changed_one(struct store *st, int r)
 {
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (r == 0 && sqlite3_changes(sq(st)->db) == 0)
 		return -ENOENT;
 	return r;
 }
@@ -605,9 +558,9 @@ static int swapped(struct store *st, int r)
 	return r == -ENOENT ? -ESTALE : r;
 }
 
-int store_person_update_roster(struct store *st, const struct person *p)
+static int sqlite_person_update_roster(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_UPDATE_ROSTER];
+	sqlite3_stmt *s = sq(st)->stmt[ST_UPDATE_ROSTER];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	bind_roster(s, p, time(NULL));
@@ -616,9 +569,9 @@ int store_person_update_roster(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
-int store_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
+static int sqlite_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_PIN];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SET_PIN];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, hash, -1, SQLITE_TRANSIENT);
@@ -628,18 +581,18 @@ int store_person_set_pin(struct store *st, const struct person *p, const char *h
 	return swapped(st, step_done(s));
 }
 
-int store_person_unlock(struct store *st, int64_t rowid)
+static int sqlite_person_unlock(struct store *st, int64_t rowid)
 {
-	sqlite3_stmt *s = st->stmt[ST_UNLOCK];
+	sqlite3_stmt *s = sq(st)->stmt[ST_UNLOCK];
 
 	sqlite3_bind_int64(s, 1, rowid);
 	sqlite3_bind_int64(s, 2, time(NULL));
 	return changed_one(st, step_done(s));
 }
 
-int store_person_set_state(struct store *st, const struct person *p, int state)
+static int sqlite_person_set_state(struct store *st, const struct person *p, int state)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_STATE];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SET_STATE];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int(s, 2, state);
@@ -651,7 +604,7 @@ int store_person_set_state(struct store *st, const struct person *p, int state)
 /* One text column of p (?2; NULL text: NULL), compare-and-swap on its version (?4). */
 static int set_text_swapped(struct store *st, enum stmt_id id, const struct person *p, const char *text)
 {
-	sqlite3_stmt *s = st->stmt[id];
+	sqlite3_stmt *s = sq(st)->stmt[id];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, text, -1, SQLITE_TRANSIENT);	/* NULL binds NULL; "" stays "" */
@@ -660,25 +613,25 @@ static int set_text_swapped(struct store *st, enum stmt_id id, const struct pers
 	return swapped(st, step_done(s));
 }
 
-int store_person_set_username(struct store *st, const struct person *p, const char *username)
+static int sqlite_person_set_username(struct store *st, const struct person *p, const char *username)
 {
 	return set_text_swapped(st, ST_SET_USERNAME, p, username);
 }
 
-int store_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
+static int sqlite_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
 {
 	return set_text_swapped(st, ST_SET_REVOKE_EXPIRE, p, expire);
 }
 
-int store_person_set_rename_to(struct store *st, const struct person *p, const char *username)
+static int sqlite_person_set_rename_to(struct store *st, const struct person *p, const char *username)
 {
-	return set_text_swapped(st, ST_SET_RENAME_TO, p, username && username[0] ? username : NULL);
+	return set_text_swapped(st, ST_SET_RENAME_TO, p, username);
 }
 
-int store_person_foreach(struct store *st, int state,
+static int sqlite_person_foreach(struct store *st, int state,
 			 int (*cb)(const struct person *p, void *ctx), void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[state < 0 ? ST_ALL : ST_BY_STATE];
+	sqlite3_stmt *s = sq(st)->stmt[state < 0 ? ST_ALL : ST_BY_STATE];
 	struct person p;
 	int rc = SQLITE_DONE, r = 0;
 
@@ -695,9 +648,9 @@ int store_person_foreach(struct store *st, int state,
 	return r;
 }
 
-int store_person_set_failures(struct store *st, const struct person *p)
+static int sqlite_person_set_failures(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_FAILURES];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SET_FAILURES];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, p->failures);
@@ -709,9 +662,9 @@ int store_person_set_failures(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
-int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
+static int sqlite_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
 {
-	sqlite3_stmt *s = st->stmt[ST_THROTTLE_COUNT];
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_COUNT];
 	int rc;
 
 	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
@@ -724,24 +677,24 @@ int store_throttle_count(struct store *st, const char *rhost, int64_t since, uns
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
+static int sqlite_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
 {
-	sqlite3_stmt *s = st->stmt[ST_THROTTLE_PRUNE];
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_PRUNE];
 	int r;
 
 	sqlite3_bind_int64(s, 1, prune_before);
 	r = step_done(s);
 	if (r)
 		return r;
-	s = st->stmt[ST_THROTTLE_ADD];
+	s = sq(st)->stmt[ST_THROTTLE_ADD];
 	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, at);
 	return step_done(s);
 }
 
-int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
+static int sqlite_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
 {
-	sqlite3_stmt *s = st->stmt[ST_AUDIT_LAST];
+	sqlite3_stmt *s = sq(st)->stmt[ST_AUDIT_LAST];
 	int rc = sqlite3_step(s);
 
 	memset(hash, 0, 32);
@@ -754,9 +707,9 @@ int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(rc);
 }
 
-int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
+static int sqlite_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
 {
-	sqlite3_stmt *s = st->stmt[ST_AUDIT_INSERT];
+	sqlite3_stmt *s = sq(st)->stmt[ST_AUDIT_INSERT];
 
 	sqlite3_bind_int64(s, 1, a->at);
 	sqlite3_bind_text(s, 2, a->event, -1, SQLITE_TRANSIENT);
@@ -795,10 +748,10 @@ static void read_audit_row(sqlite3_stmt *s, struct store_audit_row *row)
 		memcpy(row->hash, sqlite3_column_blob(s, 9), 32);
 }
 
-int store_audit_foreach(struct store *st, int64_t since, int64_t person,
+static int sqlite_audit_foreach(struct store *st, int64_t since, int64_t person,
 			int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[ST_AUDIT_ROWS];
+	sqlite3_stmt *s = sq(st)->stmt[ST_AUDIT_ROWS];
 	struct store_audit_row row;
 	int rc = SQLITE_DONE, r = 0;
 
@@ -814,9 +767,9 @@ int store_audit_foreach(struct store *st, int64_t since, int64_t person,
 	return r;
 }
 
-int store_person_reserve(struct store *st, const struct person *p)
+static int sqlite_person_reserve(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_RESERVE];
+	sqlite3_stmt *s = sq(st)->stmt[ST_RESERVE];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
@@ -827,9 +780,9 @@ int store_person_reserve(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
-int store_person_spend_pin(struct store *st, struct person *p, bool spent)
+static int sqlite_person_spend_pin(struct store *st, struct person *p, bool spent)
 {
-	sqlite3_stmt *s = st->stmt[ST_SPEND_PIN];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SPEND_PIN];
 	int64_t now = time(NULL);
 	int r;
 
@@ -844,9 +797,9 @@ int store_person_spend_pin(struct store *st, struct person *p, bool spent)
 	return r;
 }
 
-int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home)
+static int sqlite_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home)
 {
-	sqlite3_stmt *s = st->stmt[ST_INTENT];
+	sqlite3_stmt *s = sq(st)->stmt[ST_INTENT];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
@@ -869,21 +822,21 @@ static int count_other(sqlite3_stmt *s, int64_t self, bool *held)
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
+static int sqlite_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
 {
-	sqlite3_bind_int64(st->stmt[ST_UID_HELD], 1, id);
-	return count_other(st->stmt[ST_UID_HELD], self, held);
+	sqlite3_bind_int64(sq(st)->stmt[ST_UID_HELD], 1, id);
+	return count_other(sq(st)->stmt[ST_UID_HELD], self, held);
 }
 
-int store_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
+static int sqlite_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
 {
-	sqlite3_bind_text(st->stmt[ST_NAME_PENDING], 1, name, -1, SQLITE_TRANSIENT);
-	return count_other(st->stmt[ST_NAME_PENDING], self, pending);
+	sqlite3_bind_text(sq(st)->stmt[ST_NAME_PENDING], 1, name, -1, SQLITE_TRANSIENT);
+	return count_other(sq(st)->stmt[ST_NAME_PENDING], self, pending);
 }
 
-int store_person_activate(struct store *st, const struct person *p)
+static int sqlite_person_activate(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_ACTIVATE];
+	sqlite3_stmt *s = sq(st)->stmt[ST_ACTIVATE];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, p->uid);
@@ -892,3 +845,39 @@ int store_person_activate(struct store *st, const struct person *p)
 	sqlite3_bind_text(s, 5, p->pin_hash, -1, SQLITE_TRANSIENT);
 	return swapped(st, step_done(s));
 }
+
+const struct store_backend store_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.errmsg = sqlite_errmsg,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.schema_version = sqlite_schema_version,
+	.snapshot = sqlite_snapshot,
+	.by_id_number = sqlite_person_by_id_number,
+	.by_student_number = sqlite_person_by_student_number,
+	.by_username = sqlite_person_by_username,
+	.insert = sqlite_person_insert,
+	.update_roster = sqlite_person_update_roster,
+	.set_pin = sqlite_person_set_pin,
+	.unlock = sqlite_person_unlock,
+	.set_username = sqlite_person_set_username,
+	.set_rename_to = sqlite_person_set_rename_to,
+	.set_revoke_expire = sqlite_person_set_revoke_expire,
+	.set_state = sqlite_person_set_state,
+	.set_failures = sqlite_person_set_failures,
+	.reserve = sqlite_person_reserve,
+	.record_intent = sqlite_person_record_intent,
+	.id_held = sqlite_person_id_held,
+	.name_pending = sqlite_person_name_pending,
+	.spend_pin = sqlite_person_spend_pin,
+	.activate = sqlite_person_activate,
+	.throttle_count = sqlite_throttle_count,
+	.throttle_add = sqlite_throttle_add,
+	.audit_last_hash = sqlite_audit_last_hash,
+	.audit_insert = sqlite_audit_insert,
+	.audit_foreach = sqlite_audit_foreach,
+	.person_foreach = sqlite_person_foreach,
+};

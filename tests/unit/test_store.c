@@ -360,6 +360,40 @@ static void test_open_refusals(void **state)
 	}
 }
 
+/* --- store_open: which backend ---------------------------------------------- */
+
+static void test_open_dispatch(void **state)
+{
+	static const char *const bad[] = { "activate.db", "sqlite:activate.db", "mysql://db/activate", "" };
+	char path[PATH_MAX], value[PATH_MAX + 8], err[ERR_MAX];
+	struct store *st;
+	struct person p = person("1801", "S1801", ""), out;
+
+	(void)state;
+	fresh_path(path, sizeof(path), "prefixed.db");
+	snprintf(value, sizeof(value), "sqlite:%s", path);
+	assert_string_equal(store_sqlite_path(value), path);
+	assert_string_equal(store_sqlite_path(path), path);
+	assert_null(store_sqlite_path("postgresql://db/activate"));
+	if (store_open(value, STORE_CREATE, &st, err, sizeof(err)) != 0)
+		fail_msg("store_open %s: %s", value, err);
+	assert_string_equal(store_backend_name(st), "sqlite");
+	insert(st, &p);
+	store_close(st);
+	if (store_open(path, 0, &st, err, sizeof(err)) != 0)	/* the same file, as a plain path */
+		fail_msg("store_open %s: %s", path, err);
+	assert_int_equal(store_person_by_id_number(st, "1801", &out), 0);
+	store_close(st);
+	for (size_t i = 0; i < N_ELEMS(bad); i++) {
+		st = (struct store *)&st;
+		err[0] = '\0';
+		assert_int_equal(store_open(bad[i], STORE_CREATE, &st, err, sizeof(err)), -EINVAL);
+		assert_null(st);
+		snprintf(value, sizeof(value), "'%s'", bad[i]);
+		assert_contains("a database value store_open refuses", err, value);
+	}
+}
+
 /* --- constraints ------------------------------------------------------------ */
 
 static void test_duplicates(void **state)
@@ -775,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_empty_file),
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_open_refusals),
+		cmocka_unit_test(test_open_dispatch),
 		cmocka_unit_test_setup_teardown(test_duplicates, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_usernames_are_null, fixture_setup,
 						fixture_teardown),

@@ -1,0 +1,71 @@
+/*
+ * backend.h: what a store backend provides, private to store/. store.c
+ * picks a backend by the database value and forwards every store.h call
+ * through its table; each backend's handle begins with a struct store, so
+ * the front needs nothing else of it. Also the checks the backends share.
+ */
+#ifndef ACTIVATE_STORE_BACKEND_H
+#define ACTIVATE_STORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct store {
+	const struct store_backend *be;
+};
+
+struct store_backend {
+	const char *name;
+	int (*open)(const char *target, const struct store_options *opt, int flags, struct store **out,
+		    char *err, size_t errlen);
+	void (*close)(struct store *st);
+	const char *(*errmsg)(struct store *st);
+	int (*begin)(struct store *st);
+	int (*commit)(struct store *st);
+	void (*rollback)(struct store *st);
+	int (*schema_version)(struct store *st, int *version);
+	int (*snapshot)(struct store *st, const char *path);
+	int (*by_id_number)(struct store *st, const char *key, struct person *out);
+	int (*by_student_number)(struct store *st, const char *key, struct person *out);
+	int (*by_username)(struct store *st, const char *key, struct person *out);
+	int (*insert)(struct store *st, struct person *p);
+	int (*update_roster)(struct store *st, const struct person *p);
+	int (*set_pin)(struct store *st, const struct person *p, const char *hash, int64_t expires);
+	int (*unlock)(struct store *st, int64_t rowid);
+	int (*set_username)(struct store *st, const struct person *p, const char *username);
+	int (*set_rename_to)(struct store *st, const struct person *p, const char *username);
+	int (*set_revoke_expire)(struct store *st, const struct person *p, const char *expire);
+	int (*set_state)(struct store *st, const struct person *p, int state);
+	int (*set_failures)(struct store *st, const struct person *p);
+	int (*reserve)(struct store *st, const struct person *p);
+	int (*record_intent)(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home);
+	int (*id_held)(struct store *st, int64_t id, int64_t self, bool *held);
+	int (*name_pending)(struct store *st, const char *name, int64_t self, bool *pending);
+	int (*spend_pin)(struct store *st, struct person *p, bool spent);
+	int (*activate)(struct store *st, const struct person *p);
+	int (*throttle_count)(struct store *st, const char *rhost, int64_t since, unsigned *count);
+	int (*throttle_add)(struct store *st, const char *rhost, int64_t at, int64_t prune_before);
+	int (*audit_last_hash)(struct store *st, unsigned char hash[32], int *empty);
+	int (*audit_insert)(struct store *st, const struct store_audit *a, const unsigned char hash[32]);
+	int (*audit_foreach)(struct store *st, int64_t since, int64_t person,
+			     int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx);
+	int (*person_foreach)(struct store *st, int state, int (*cb)(const struct person *p, void *ctx), void *ctx);
+};
+
+extern const struct store_backend store_sqlite;
+
+/*
+ * A file the store trusts (the SQLite database, the PostgreSQL password):
+ * a regular file owned by root, without group or other access. mode_text
+ * names what is expected in the error ("0600").
+ */
+int store_check_private(int fd, const char *path, const char *mode_text, char *err, size_t errlen);
+
+/* The default of database_timeout, in seconds, when opt gives none. */
+#define STORE_TIMEOUT_DEFAULT 10
+unsigned store_timeout(const struct store_options *opt);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * store/store.c: the front of the store. store_open picks a backend by the
+ * database value (a path or sqlite:PATH, a postgresql:// URL) and every
+ * other store.h call goes through the backend's table; what needs no SQL
+ * of its own (a lookup by KEY, the file checks both backends make) lives
+ * here once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backend.h"
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The backend a database value names, and what it hands that backend. */
+static int pick_backend(const char *database, const struct store_backend **be, const char **target,
+			char *err, size_t errlen)
+{
+	if (has_prefix(database, "postgresql://") || has_prefix(database, "postgres://")) {
+		snprintf(err, errlen, "database '%s': PostgreSQL is not in this build", database);
+		return -ENOTSUP;
+	}
+	*be = &store_sqlite;
+	*target = has_prefix(database, "sqlite:") ? database + strlen("sqlite:") : database;
+	if ((*target)[0] == '/')
+		return 0;
+	snprintf(err, errlen, "database '%s': not an absolute path, sqlite:PATH or a postgresql:// URL", database);
+	return -EINVAL;
+}
+
+const char *store_sqlite_path(const char *database)
+{
+	const struct store_backend *be;
+	const char *target;
+	char err[8];
+
+	return pick_backend(database, &be, &target, err, sizeof(err)) == 0 && be == &store_sqlite ? target : NULL;
+}
+
+int store_open_with(const char *database, const struct store_options *opt, int flags, struct store **out,
+		    char *err, size_t errlen)
+{
+	static const struct store_options none = { NULL, NULL, 0 };
+	const struct store_backend *be;
+	const char *target;
+	int r;
+
+	*out = NULL;
+	r = pick_backend(database, &be, &target, err, errlen);
+	return r ? r : be->open(target, opt ? opt : &none, flags, out, err, errlen);
+}
+
+int store_open(const char *database, int flags, struct store **out, char *err, size_t errlen)
+{
+	return store_open_with(database, NULL, flags, out, err, errlen);
+}
+
+int store_open_config(const struct config *cfg, int flags, struct store **out, char *err, size_t errlen)
+{
+	const struct store_options opt = {
+		cfg->database_password_file, cfg->database_ca_file, cfg->database_timeout,
+	};
+
+	return store_open_with(cfg->database, &opt, flags, out, err, errlen);
+}
+
+unsigned store_timeout(const struct store_options *opt)
+{
+	return opt && opt->timeout ? opt->timeout : STORE_TIMEOUT_DEFAULT;
+}
+
+int store_check_private(int fd, const char *path, const char *mode_text, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
+		snprintf(err, errlen, "%s: must be a regular file owned by root with mode %s "
+			 "(it is %04o, owner %u)", path, mode_text, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (st)
+		st->be->close(st);
+}
+
+const char *store_backend_name(struct store *st)
+{
+	return st->be->name;
+}
+
+const char *store_errmsg(struct store *st)
+{
+	return st ? st->be->errmsg(st) : "no database";
+}
+
+int store_begin(struct store *st)
+{
+	return st->be->begin(st);
+}
+
+int store_commit(struct store *st)
+{
+	return st->be->commit(st);
+}
+
+void store_rollback(struct store *st)
+{
+	st->be->rollback(st);
+}
+
+int store_schema_version(struct store *st, int *version)
+{
+	return st->be->schema_version(st, version);
+}
+
+int store_snapshot(struct store *st, const char *path)
+{
+	return st->be->snapshot(st, path);
+}
+
+int store_person_by_id_number(struct store *st, const char *id_number, struct person *out)
+{
+	return st->be->by_id_number(st, id_number, out);
+}
+
+int store_person_by_student_number(struct store *st, const char *student_number, struct person *out)
+{
+	return st->be->by_student_number(st, student_number, out);
+}
+
+int store_person_by_username(struct store *st, const char *username, struct person *out)
+{
+	return st->be->by_username(st, username, out);
+}
+
+typedef int (*find_fn)(struct store *st, const char *key, struct person *out);
+
+static const struct {
+	const char *prefix;
+	find_fn find;
+} key_kinds[] = {
+	{ "id:", store_person_by_id_number },
+	{ "sn:", store_person_by_student_number },
+	{ "user:", store_person_by_username },
+};
+
+#define N_KINDS (sizeof(key_kinds) / sizeof(key_kinds[0]))
+
+/* A prefixed KEY asks one column. */
+static int find_prefixed(struct store *st, const char *key, struct person *out, bool *prefixed)
+{
+	for (size_t i = 0; i < N_KINDS; i++)
+		if (has_prefix(key, key_kinds[i].prefix)) {
+			*prefixed = true;
+			return key_kinds[i].find(st, key + strlen(key_kinds[i].prefix), out);
+		}
+	*prefixed = false;
+	return -ENOENT;
+}
+
+int store_person_find(struct store *st, const char *key, struct person *out, struct person *other)
+{
+	struct person hit = { .rowid = 0 };
+	bool prefixed, found = false;
+	int r = find_prefixed(st, key, out, &prefixed);
+
+	if (prefixed)
+		return r;
+	for (size_t i = 0; i < N_KINDS; i++) {
+		r = key_kinds[i].find(st, key, &hit);
+		if (r == -ENOENT)
+			continue;
+		if (r)
+			return r;
+		if (found && hit.rowid != out->rowid) {
+			*other = hit;
+			return -ENOTUNIQ;
+		}
+		if (!found)
+			*out = hit;
+		found = true;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+int store_person_insert(struct store *st, struct person *p)
+{
+	return st->be->insert(st, p);
+}
+
+int store_person_update_roster(struct store *st, const struct person *p)
+{
+	return st->be->update_roster(st, p);
+}
+
+int store_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
+{
+	return st->be->set_pin(st, p, hash, expires);
+}
+
+int store_person_unlock(struct store *st, int64_t rowid)
+{
+	return st->be->unlock(st, rowid);
+}
+
+int store_person_set_username(struct store *st, const struct person *p, const char *username)
+{
+	return st->be->set_username(st, p, username);
+}
+
+int store_person_set_rename_to(struct store *st, const struct person *p, const char *username)
+{
+	return st->be->set_rename_to(st, p, username && username[0] ? username : NULL);
+}
+
+int store_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
+{
+	return st->be->set_revoke_expire(st, p, expire);
+}
+
+int store_person_set_state(struct store *st, const struct person *p, int state)
+{
+	return st->be->set_state(st, p, state);
+}
+
+int store_person_set_failures(struct store *st, const struct person *p)
+{
+	return st->be->set_failures(st, p);
+}
+
+int store_person_reserve(struct store *st, const struct person *p)
+{
+	return st->be->reserve(st, p);
+}
+
+int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
+			       const char *home)
+{
+	return st->be->record_intent(st, p, uid, gid, home);
+}
+
+int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
+{
+	return st->be->id_held(st, id, self, held);
+}
+
+int store_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
+{
+	return st->be->name_pending(st, name, self, pending);
+}
+
+int store_person_spend_pin(struct store *st, struct person *p, bool spent)
+{
+	return st->be->spend_pin(st, p, spent);
+}
+
+int store_person_activate(struct store *st, const struct person *p)
+{
+	return st->be->activate(st, p);
+}
+
+int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
+{
+	return st->be->throttle_count(st, rhost, since, count);
+}
+
+int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
+{
+	return st->be->throttle_add(st, rhost, at, prune_before);
+}
+
+int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
+{
+	return st->be->audit_last_hash(st, hash, empty);
+}
+
+int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
+{
+	return st->be->audit_insert(st, a, hash);
+}
+
+int store_audit_foreach(struct store *st, int64_t since, int64_t person,
+			int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx)
+{
+	return st->be->audit_foreach(st, since, person, cb, ctx);
+}
+
+int store_person_foreach(struct store *st, int state, int (*cb)(const struct person *p, void *ctx), void *ctx)
+{
+	return st->be->person_foreach(st, state, cb, ctx);
+}
