@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "store.h"
 
@@ -56,6 +57,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite;
+extern const struct store_backend store_postgres;
 
 /*
  * A file the store trusts (the SQLite database, the PostgreSQL password):
@@ -63,6 +65,23 @@ extern const struct store_backend store_sqlite;
  * names what is expected in the error ("0600").
  */
 int store_check_private(int fd, const char *path, const char *mode_text, char *err, size_t errlen);
+/* ...the rule itself: a regular file of root's with none of the forbidden mode bits. */
+int store_check_owner(const struct stat *sb, const char *path, mode_t forbidden, const char *expect,
+		      char *err, size_t errlen);
+
+/*
+ * The columns every backend selects for a person, in this order; col(ctx, i)
+ * gives column i as text, NULL for SQL NULL. store_read_person fills p.
+ */
+#define STORE_PERSON_COLUMNS \
+	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
+	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
+	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
+	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire, language"
+void store_read_person(struct person *p, const char *(*col)(void *ctx, int i), void *ctx);
+
+/* Run a transaction this many times at most when the server aborts it for a conflict (-EDEADLK). */
+#define STORE_TRIES 5
 
 /* The default of database_timeout, in seconds, when opt gives none. */
 #define STORE_TIMEOUT_DEFAULT 10

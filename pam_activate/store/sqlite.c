@@ -31,11 +31,7 @@ enum stmt_id {
 	ST_COUNT
 };
 
-#define PERSON_COLUMNS \
-	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
-	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
-	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
-	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire, language"
+#define PERSON_COLUMNS STORE_PERSON_COLUMNS
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BY_ID] = "SELECT " PERSON_COLUMNS " FROM person WHERE id_number = ?1",
@@ -430,47 +426,15 @@ static int sqlite_schema_version(struct store *st, int *version)
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-static void copy_text(char *dst, size_t size, sqlite3_stmt *s, int col)
+/* Column i of the current row as text; NULL for SQL NULL. */
+static const char *column_of(void *stmt, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, col);
-
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
+	return (const char *)sqlite3_column_text(stmt, i);
 }
 
 static void read_person(sqlite3_stmt *s, struct person *p)
 {
-	memset(p, 0, sizeof(*p));
-	p->rowid = sqlite3_column_int64(s, 0);
-	copy_text(p->id_number, sizeof(p->id_number), s, 1);
-	copy_text(p->student_number, sizeof(p->student_number), s, 2);
-	copy_text(p->given_name, sizeof(p->given_name), s, 3);
-	copy_text(p->family_name, sizeof(p->family_name), s, 4);
-	p->kind = sqlite3_column_int(s, 5);
-	copy_text(p->programme, sizeof(p->programme), s, 6);
-	copy_text(p->fee_paid_on, sizeof(p->fee_paid_on), s, 7);
-	copy_text(p->username, sizeof(p->username), s, 8);
-	copy_text(p->email, sizeof(p->email), s, 9);
-	copy_text(p->pin_hash, sizeof(p->pin_hash), s, 10);
-	p->pin_expires = sqlite3_column_int64(s, 11);
-	p->pin_spent = sqlite3_column_int64(s, 12);
-	p->failures = (unsigned)sqlite3_column_int(s, 13);
-	p->total_failures = (unsigned)sqlite3_column_int(s, 14);
-	p->locks = (unsigned)sqlite3_column_int(s, 15);
-	p->locked_until = sqlite3_column_int64(s, 16);
-	p->uid = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 17);
-	p->state = sqlite3_column_int(s, 18);
-	p->terms_accepted = sqlite3_column_int64(s, 19);
-	copy_text(p->terms_hash, sizeof(p->terms_hash), s, 20);
-	p->created = sqlite3_column_int64(s, 21);
-	p->updated = sqlite3_column_int64(s, 22);
-	p->version = sqlite3_column_int64(s, 23);
-	p->gid = sqlite3_column_type(s, 24) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 24);
-	copy_text(p->home, sizeof(p->home), s, 25);
-	copy_text(p->rename_to, sizeof(p->rename_to), s, 26);
-	p->revoked_from = sqlite3_column_type(s, 27) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 27);
-	p->revoke_expire_set = sqlite3_column_type(s, 28) != SQLITE_NULL;
-	copy_text(p->revoke_expire, sizeof(p->revoke_expire), s, 28);
-	copy_text(p->language, sizeof(p->language), s, 29);
+	store_read_person(p, column_of, s);
 }
 
 /* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
@@ -797,19 +761,6 @@ static int sqlite_person_spend_pin(struct store *st, struct person *p, bool spen
 	return r;
 }
 
-static int sqlite_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home)
-{
-	sqlite3_stmt *s = sq(st)->stmt[ST_INTENT];
-
-	sqlite3_bind_int64(s, 1, p->rowid);
-	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 3, uid);
-	sqlite3_bind_int64(s, 4, gid);
-	sqlite3_bind_text(s, 5, home, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 6, time(NULL));
-	return swapped(st, step_done(s));
-}
-
 static int count_other(sqlite3_stmt *s, int64_t self, bool *held)
 {
 	int rc;
@@ -832,6 +783,27 @@ static int sqlite_person_name_pending(struct store *st, const char *name, int64_
 {
 	sqlite3_bind_text(sq(st)->stmt[ST_NAME_PENDING], 1, name, -1, SQLITE_TRANSIENT);
 	return count_other(sq(st)->stmt[ST_NAME_PENDING], self, pending);
+}
+
+/* An intent holds its ids for the campus: -EEXIST when another person's holds one (the caller chooses again). */
+static int sqlite_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
+				       const char *home)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_INTENT];
+	bool held = true;
+	int r = sqlite_person_id_held(st, uid, p->rowid, &held);
+
+	if (r == 0 && !held && gid != uid)
+		r = sqlite_person_id_held(st, gid, p->rowid, &held);
+	if (r || held)
+		return r ? r : -EEXIST;
+	sqlite3_bind_int64(s, 1, p->rowid);
+	sqlite3_bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, uid);
+	sqlite3_bind_int64(s, 4, gid);
+	sqlite3_bind_text(s, 5, home, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 6, time(NULL));
+	return swapped(st, step_done(s));
 }
 
 static int sqlite_person_activate(struct store *st, const struct person *p)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -22,8 +23,9 @@ static int pick_backend(const char *database, const struct store_backend **be, c
 			char *err, size_t errlen)
 {
 	if (has_prefix(database, "postgresql://") || has_prefix(database, "postgres://")) {
-		snprintf(err, errlen, "database '%s': PostgreSQL is not in this build", database);
-		return -ENOTSUP;
+		*be = &store_postgres;
+		*target = database;
+		return 0;
 	}
 	*be = &store_sqlite;
 	*target = has_prefix(database, "sqlite:") ? database + strlen("sqlite:") : database;
@@ -74,20 +76,74 @@ unsigned store_timeout(const struct store_options *opt)
 	return opt && opt->timeout ? opt->timeout : STORE_TIMEOUT_DEFAULT;
 }
 
-int store_check_private(int fd, const char *path, const char *mode_text, char *err, size_t errlen)
+int store_check_owner(const struct stat *sb, const char *path, mode_t forbidden, const char *expect,
+		      char *err, size_t errlen)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s: must be a regular file owned by root with mode %s "
-			 "(it is %04o, owner %u)", path, mode_text, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+	if (!S_ISREG(sb->st_mode) || sb->st_uid != 0 || (sb->st_mode & forbidden)) {
+		snprintf(err, errlen, "%s: must be a regular file owned by root%s (it is %04o, owner %u)", path,
+			 expect, (unsigned)(sb->st_mode & 07777), (unsigned)sb->st_uid);
 		return -EPERM;
 	}
 	return 0;
+}
+
+int store_check_private(int fd, const char *path, const char *mode_text, char *err, size_t errlen)
+{
+	char expect[64];
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	snprintf(expect, sizeof(expect), " with mode %s", mode_text);
+	return store_check_owner(&sb, path, 077, expect, err, errlen);
+}
+
+static void copy_text(char *dst, size_t size, const char *text)
+{
+	snprintf(dst, size, "%s", text ? text : "");
+}
+
+static int64_t number(const char *text, int64_t if_null)
+{
+	return text ? strtoll(text, NULL, 10) : if_null;
+}
+
+void store_read_person(struct person *p, const char *(*col)(void *ctx, int i), void *ctx)
+{
+	memset(p, 0, sizeof(*p));
+	p->rowid = number(col(ctx, 0), 0);
+	copy_text(p->id_number, sizeof(p->id_number), col(ctx, 1));
+	copy_text(p->student_number, sizeof(p->student_number), col(ctx, 2));
+	copy_text(p->given_name, sizeof(p->given_name), col(ctx, 3));
+	copy_text(p->family_name, sizeof(p->family_name), col(ctx, 4));
+	p->kind = (int)number(col(ctx, 5), 0);
+	copy_text(p->programme, sizeof(p->programme), col(ctx, 6));
+	copy_text(p->fee_paid_on, sizeof(p->fee_paid_on), col(ctx, 7));
+	copy_text(p->username, sizeof(p->username), col(ctx, 8));
+	copy_text(p->email, sizeof(p->email), col(ctx, 9));
+	copy_text(p->pin_hash, sizeof(p->pin_hash), col(ctx, 10));
+	p->pin_expires = number(col(ctx, 11), 0);
+	p->pin_spent = number(col(ctx, 12), 0);
+	p->failures = (unsigned)number(col(ctx, 13), 0);
+	p->total_failures = (unsigned)number(col(ctx, 14), 0);
+	p->locks = (unsigned)number(col(ctx, 15), 0);
+	p->locked_until = number(col(ctx, 16), 0);
+	p->uid = number(col(ctx, 17), -1);
+	p->state = (int)number(col(ctx, 18), 0);
+	p->terms_accepted = number(col(ctx, 19), 0);
+	copy_text(p->terms_hash, sizeof(p->terms_hash), col(ctx, 20));
+	p->created = number(col(ctx, 21), 0);
+	p->updated = number(col(ctx, 22), 0);
+	p->version = number(col(ctx, 23), 0);
+	p->gid = number(col(ctx, 24), -1);
+	copy_text(p->home, sizeof(p->home), col(ctx, 25));
+	copy_text(p->rename_to, sizeof(p->rename_to), col(ctx, 26));
+	p->revoked_from = (int)number(col(ctx, 27), -1);
+	p->revoke_expire_set = col(ctx, 28) != NULL;
+	copy_text(p->revoke_expire, sizeof(p->revoke_expire), col(ctx, 28));
+	copy_text(p->language, sizeof(p->language), col(ctx, 29));
 }
 
 void store_close(struct store *st)
@@ -119,6 +175,22 @@ int store_commit(struct store *st)
 void store_rollback(struct store *st)
 {
 	st->be->rollback(st);
+}
+
+int store_transaction(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx)
+{
+	int r = -EDEADLK;
+
+	for (int tries = 0; tries < STORE_TRIES && r == -EDEADLK; tries++) {
+		r = store_begin(st);
+		if (r == 0)
+			r = fn(st, ctx);
+		if (r == 0)
+			r = store_commit(st);
+		if (r)
+			store_rollback(st);
+	}
+	return r;
 }
 
 int store_schema_version(struct store *st, int *version)

@@ -62,6 +62,15 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/*
+ * fn inside one transaction: committed if fn returns 0, else rolled back.
+ * A transaction the server ended for a conflict with another machine's
+ * (PostgreSQL: a deadlock, a serialization failure, a race on a unique
+ * value: -EDEADLK) is run again, a few times at most; so fn decides on
+ * what it reads inside, and running it again decides anew.
+ */
+int store_transaction(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx);
+
 int store_schema_version(struct store *st, int *version);
 
 /*
@@ -126,7 +135,9 @@ int store_person_reserve(struct store *st, const struct person *p);
  * The intent of a provisioning person: the ids and home its account will
  * have, recorded before the first account file changes, so that any later
  * attempt knows every partial state as its own. Only while p is
- * provisioning under p->username (else -ESTALE).
+ * provisioning under p->username (else -ESTALE), and only while no other
+ * person holds uid or gid as either (else -EEXIST: another machine's
+ * intent took it meanwhile; choose again).
  */
 int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
 			       const char *home);
