@@ -49,6 +49,7 @@ static const struct command commands[] = {
 	{ "set", ctl_cmd_set, "set KEY [--programme P] [--fee-paid-on YYYY-MM-DD|\"\"] [--kind K]" },
 	{ "check", ctl_cmd_check, "check" },
 	{ "audit", ctl_cmd_audit, "audit [--since YYYY-MM-DD] [--person KEY] [--json] | audit --verify [--json]" },
+	{ "migrate-store", ctl_cmd_migrate_store, "migrate-store --to postgresql://..." },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -54,6 +54,14 @@ struct store_backend {
 	int (*audit_foreach)(struct store *st, int64_t since, int64_t person,
 			     int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx);
 	int (*person_foreach)(struct store *st, int state, int (*cb)(const struct person *p, void *ctx), void *ctx);
+	/* store_copy: a transaction whose reads see one moment (and, in SQLite, no one writes) */
+	int (*begin_copy)(struct store *st);
+	int (*throttle_foreach)(struct store *st, int (*cb)(const char *rhost, int64_t at, void *ctx), void *ctx);
+	/* rows as they are, with their rowid, version, seq and hash */
+	int (*copy_person)(struct store *st, const struct person *p);
+	int (*copy_throttle)(struct store *st, const char *rhost, int64_t at);
+	int (*copy_audit)(struct store *st, const struct store_audit_row *row);
+	int (*copy_finish)(struct store *st);	/* NULL: nothing to do */
 };
 
 extern const struct store_backend store_sqlite;
@@ -79,6 +87,15 @@ int store_check_owner(const struct stat *sb, const char *path, mode_t forbidden,
 	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
 	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire, language"
 void store_read_person(struct person *p, const char *(*col)(void *ctx, int i), void *ctx);
+
+/* The other way: p as the values of STORE_PERSON_COLUMNS (NULL for SQL NULL), for a copy. */
+#define STORE_PERSON_NCOLUMNS 30
+struct store_person_values {
+	const char *v[STORE_PERSON_NCOLUMNS];
+	bool number[STORE_PERSON_NCOLUMNS];
+	char num[STORE_PERSON_NCOLUMNS][24];
+};
+void store_person_values(const struct person *p, struct store_person_values *out);
 
 /* Run a transaction this many times at most when the server aborts it for a conflict (-EDEADLK). */
 #define STORE_TRIES 5

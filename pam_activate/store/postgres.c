@@ -44,7 +44,7 @@
 #include "backend.h"
 
 #define PASSWORD_FILE_MAX 65536
-#define PARAMS_MAX 14
+#define PARAMS_MAX 32
 #define BATCH_ROWS 500		/* rows a foreach fetches at once */
 #define GRACE_MS 1000		/* the server's statement_timeout comes first */
 #define SERVER_VERSION_MIN 110000
@@ -635,7 +635,7 @@ static const char *pg_errmsg(struct store *st)
 
 /* --- transactions -------------------------------------------------------------- */
 
-static int pg_begin(struct store *st)
+static int begin_as(struct store *st, const char *begin)
 {
 	struct pg_store *s = pg(st);
 	struct params ps = { 0 };
@@ -645,7 +645,7 @@ static int pg_begin(struct store *st)
 		return say(s, -EINVAL, "a transaction is open already");
 	s->txn_error = 0;
 	s->chain_locked = false;
-	r = run(s, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, NULL);
+	r = run(s, begin, NULL, NULL);
 	if (r)
 		return r;
 	s->in_txn = true;
@@ -659,6 +659,11 @@ static int pg_begin(struct store *st)
 	if (r)
 		pg_rollback(st);
 	return r;
+}
+
+static int pg_begin(struct store *st)
+{
+	return begin_as(st, "BEGIN ISOLATION LEVEL READ COMMITTED");
 }
 
 static int pg_commit(struct store *st)
@@ -689,12 +694,6 @@ static void pg_rollback(struct store *st)
 	s->in_txn = false;
 	s->txn_error = 0;
 	run(s, "ROLLBACK", NULL, NULL);
-}
-
-static int pg_snapshot(struct store *st, const char *path)
-{
-	(void)path;
-	return say(pg(st), -ENOTSUP, "a snapshot of a PostgreSQL store is not made yet");
 }
 
 /* --- people ------------------------------------------------------------------- */
@@ -1230,6 +1229,77 @@ static int pg_audit_foreach(struct store *st, int64_t since, int64_t person,
 	return r;
 }
 
+/* --- store_copy ------------------------------------------------------------- */
+
+/* Every batch of the copy sees the same moment. */
+static int pg_begin_copy(struct store *st)
+{
+	return begin_as(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+}
+
+static int pg_throttle_foreach(struct store *st, int (*cb)(const char *rhost, int64_t at, void *ctx), void *ctx)
+{
+	PGresult *res;
+	int r = run(pg(st), "SELECT rhost, at FROM throttle ORDER BY at, rhost", NULL, &res);
+
+	for (int i = 0; r == 0 && i < PQntuples(res); i++)
+		r = cb(PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10), ctx);
+	PQclear(res);
+	return r;
+}
+
+static int pg_copy_person(struct store *st, const struct person *p)
+{
+	struct store_person_values v = { 0 };
+	struct params ps = { 0 };
+
+	store_person_values(p, &v);
+	for (int i = 0; i < STORE_PERSON_NCOLUMNS; i++)
+		add_text(&ps, v.v[i]);
+	return run(pg(st), "INSERT INTO person (" STORE_PERSON_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, "
+		   "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
+		   "$27, $28, $29, $30)", &ps, NULL);
+}
+
+static int pg_copy_throttle(struct store *st, const char *rhost, int64_t at)
+{
+	struct params ps = { 0 };
+
+	add_text(&ps, rhost);
+	add_int(&ps, at);
+	return run(pg(st), "INSERT INTO throttle (rhost, at) VALUES ($1, $2)", &ps, NULL);
+}
+
+static int pg_copy_audit(struct store *st, const struct store_audit_row *row)
+{
+	struct params ps = { 0 };
+	char hex[65];
+
+	sodium_bin2hex(hex, sizeof(hex), row->hash, 32);
+	add_int(&ps, row->seq);
+	add_int(&ps, row->ev.at);
+	add_text(&ps, row->ev.event);
+	if (row->ev.person > 0)
+		add_int(&ps, row->ev.person);
+	else
+		add_text(&ps, NULL);
+	add_text(&ps, row->ev.username);
+	add_text(&ps, row->ev.service);
+	add_text(&ps, row->ev.rhost);
+	add_text(&ps, row->ev.tty);
+	add_text(&ps, row->ev.result);
+	add_text(&ps, hex);
+	return run(pg(st), "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, result, hash) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'))", &ps, NULL);
+}
+
+/* The rowids came along: new people are numbered after them. */
+static int pg_copy_finish(struct store *st)
+{
+	return run(pg(st), "SELECT setval(pg_get_serial_sequence('person', 'rowid'), coalesce(max(rowid), 0) + 1, "
+		   "false) FROM person", NULL, NULL);
+}
+
 const struct store_backend store_postgres = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1239,7 +1309,7 @@ const struct store_backend store_postgres = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.schema_version = pg_schema_version,
-	.snapshot = pg_snapshot,
+	.snapshot = NULL,	/* store.c copies the rows into a new SQLite file */
 	.by_id_number = pg_by_id_number,
 	.by_student_number = pg_by_student_number,
 	.by_username = pg_by_username,
@@ -1264,4 +1334,10 @@ const struct store_backend store_postgres = {
 	.audit_insert = pg_audit_insert,
 	.audit_foreach = pg_audit_foreach,
 	.person_foreach = pg_person_foreach,
+	.begin_copy = pg_begin_copy,
+	.throttle_foreach = pg_throttle_foreach,
+	.copy_person = pg_copy_person,
+	.copy_throttle = pg_copy_throttle,
+	.copy_audit = pg_copy_audit,
+	.copy_finish = pg_copy_finish,
 };

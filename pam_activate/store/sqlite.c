@@ -28,6 +28,7 @@ enum stmt_id {
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
 	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE, ST_NAME_PENDING,
+	ST_THROTTLE_ALL, ST_COPY_PERSON, ST_COPY_AUDIT,
 	ST_COUNT
 };
 
@@ -91,6 +92,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_UID_HELD] = "SELECT count(*) FROM person WHERE (uid = ?1 OR gid = ?1) AND rowid <> ?2",
 	[ST_SET_RENAME_TO] = "UPDATE person SET rename_to = ?2, updated = ?3, version = version + 1 "
 		"WHERE rowid = ?1 AND version = ?4",
+	[ST_THROTTLE_ALL] = "SELECT rhost, at FROM throttle ORDER BY rowid",
+	[ST_COPY_PERSON] = "INSERT INTO person (" PERSON_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+		"?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+	[ST_COPY_AUDIT] = "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, result, hash) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -398,11 +404,17 @@ static void sqlite_rollback(struct store *st)
 		step_done(sq(st)->stmt[ST_ROLLBACK]);
 }
 
+/* The copy is made into an empty file of mode 0600: as private as the database, whatever the umask. */
 static int sqlite_snapshot(struct store *st, const char *path)
 {
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(sq(st)->db, "VACUUM INTO ?1", -1, &s, NULL);
+	int rc;
 
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	rc = sqlite3_prepare_v2(sq(st)->db, "VACUUM INTO ?1", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
@@ -818,6 +830,65 @@ static int sqlite_person_activate(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
+/* --- store_copy ------------------------------------------------------------- */
+
+static int sqlite_throttle_foreach(struct store *st, int (*cb)(const char *rhost, int64_t at, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_ALL];
+	int rc = SQLITE_DONE, r = 0;
+
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		r = cb(column_text(s, 0), sqlite3_column_int64(s, 1), ctx);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(s);
+	return r;
+}
+
+static int sqlite_copy_person(struct store *st, const struct person *p)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_COPY_PERSON];
+	struct store_person_values v = { 0 };
+
+	store_person_values(p, &v);
+	for (int i = 0; i < STORE_PERSON_NCOLUMNS; i++) {
+		if (!v.v[i])
+			sqlite3_bind_null(s, i + 1);
+		else if (v.number[i])
+			sqlite3_bind_int64(s, i + 1, strtoll(v.v[i], NULL, 10));
+		else
+			sqlite3_bind_text(s, i + 1, v.v[i], -1, SQLITE_TRANSIENT);
+	}
+	return step_done(s);
+}
+
+static int sqlite_copy_throttle(struct store *st, const char *rhost, int64_t at)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_ADD];
+
+	sqlite3_bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, at);
+	return step_done(s);
+}
+
+static int sqlite_copy_audit(struct store *st, const struct store_audit_row *row)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_COPY_AUDIT];
+
+	sqlite3_bind_int64(s, 1, row->seq);
+	sqlite3_bind_int64(s, 2, row->ev.at);
+	sqlite3_bind_text(s, 3, row->ev.event, -1, SQLITE_TRANSIENT);
+	if (row->ev.person > 0)
+		sqlite3_bind_int64(s, 4, row->ev.person);
+	sqlite3_bind_text(s, 5, row->ev.username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 6, row->ev.service, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 7, row->ev.rhost, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 8, row->ev.tty, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 9, row->ev.result, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 10, row->hash, 32, SQLITE_TRANSIENT);
+	return step_done(s);
+}
+
 const struct store_backend store_sqlite = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -852,4 +923,9 @@ const struct store_backend store_sqlite = {
 	.audit_insert = sqlite_audit_insert,
 	.audit_foreach = sqlite_audit_foreach,
 	.person_foreach = sqlite_person_foreach,
+	.begin_copy = sqlite_begin,
+	.throttle_foreach = sqlite_throttle_foreach,
+	.copy_person = sqlite_copy_person,
+	.copy_throttle = sqlite_copy_throttle,
+	.copy_audit = sqlite_copy_audit,
 };

@@ -6,6 +6,7 @@
  * here once.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,126 @@ void store_read_person(struct person *p, const char *(*col)(void *ctx, int i), v
 	copy_text(p->language, sizeof(p->language), col(ctx, 29));
 }
 
+static void put_text(struct store_person_values *out, int i, const char *text, bool empty_is_null)
+{
+	out->v[i] = empty_is_null && !text[0] ? NULL : text;
+	out->number[i] = false;
+}
+
+static void put_number(struct store_person_values *out, int i, int64_t x, bool null)
+{
+	snprintf(out->num[i], sizeof(out->num[i]), "%" PRId64, x);
+	out->v[i] = null ? NULL : out->num[i];
+	out->number[i] = true;
+}
+
+/* What the stores keep as NULL: empty optional text (so UNIQUE holds), -1 for no id. */
+void store_person_values(const struct person *p, struct store_person_values *out)
+{
+	put_number(out, 0, p->rowid, false);
+	put_text(out, 1, p->id_number, false);
+	put_text(out, 2, p->student_number, false);
+	put_text(out, 3, p->given_name, false);
+	put_text(out, 4, p->family_name, false);
+	put_number(out, 5, p->kind, false);
+	put_text(out, 6, p->programme, true);
+	put_text(out, 7, p->fee_paid_on, true);
+	put_text(out, 8, p->username, true);
+	put_text(out, 9, p->email, true);
+	put_text(out, 10, p->pin_hash, true);
+	put_number(out, 11, p->pin_expires, false);
+	put_number(out, 12, p->pin_spent, false);
+	put_number(out, 13, p->failures, false);
+	put_number(out, 14, p->total_failures, false);
+	put_number(out, 15, p->locks, false);
+	put_number(out, 16, p->locked_until, false);
+	put_number(out, 17, p->uid, p->uid < 0);
+	put_number(out, 18, p->state, false);
+	put_number(out, 19, p->terms_accepted, false);
+	put_text(out, 20, p->terms_hash, true);
+	put_number(out, 21, p->created, false);
+	put_number(out, 22, p->updated, false);
+	put_number(out, 23, p->version, false);
+	put_number(out, 24, p->gid, p->gid < 0);
+	put_text(out, 25, p->home, true);
+	put_text(out, 26, p->rename_to, true);
+	put_number(out, 27, p->revoked_from, p->revoked_from < 0);
+	put_text(out, 28, p->revoke_expire, false);
+	out->v[28] = p->revoke_expire_set ? p->revoke_expire : NULL;
+	put_text(out, 29, p->language, true);
+}
+
+static int copy_person(const struct person *p, void *to)
+{
+	return ((struct store *)to)->be->copy_person(to, p);
+}
+
+static int copy_throttle(const char *rhost, int64_t at, void *to)
+{
+	return ((struct store *)to)->be->copy_throttle(to, rhost, at);
+}
+
+static int copy_audit(const struct store_audit_row *row, void *to)
+{
+	return ((struct store *)to)->be->copy_audit(to, row);
+}
+
+int store_copy(struct store *from, struct store *to)
+{
+	int r = from->be->begin_copy(from);
+
+	if (r)
+		return r;
+	r = store_begin(to);
+	if (r == 0)
+		r = from->be->person_foreach(from, -1, copy_person, to);
+	if (r == 0)
+		r = from->be->throttle_foreach(from, copy_throttle, to);
+	if (r == 0)
+		r = from->be->audit_foreach(from, INT64_MIN, 0, copy_audit, to);
+	if (r == 0 && to->be->copy_finish)
+		r = to->be->copy_finish(to);
+	if (r == 0)
+		r = store_commit(to);
+	if (r)
+		store_rollback(to);
+	store_rollback(from);	/* it only read */
+	return r;
+}
+
+static int count_person(const struct person *p, void *ctx)
+{
+	(void)p;
+	((struct store_counts *)ctx)->people++;
+	return 0;
+}
+
+static int count_throttle(const char *rhost, int64_t at, void *ctx)
+{
+	(void)rhost;
+	(void)at;
+	((struct store_counts *)ctx)->throttle++;
+	return 0;
+}
+
+static int count_audit(const struct store_audit_row *row, void *ctx)
+{
+	(void)row;
+	((struct store_counts *)ctx)->audit++;
+	return 0;
+}
+
+int store_count(struct store *st, struct store_counts *out)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = st->be->person_foreach(st, -1, count_person, out);
+	if (r == 0)
+		r = st->be->throttle_foreach(st, count_throttle, out);
+	return r ? r : st->be->audit_foreach(st, INT64_MIN, 0, count_audit, out);
+}
+
 void store_close(struct store *st)
 {
 	if (st)
@@ -198,9 +319,21 @@ int store_schema_version(struct store *st, int *version)
 	return st->be->schema_version(st, version);
 }
 
+/* A backend without a snapshot of its own (PostgreSQL) is copied row by row into a new SQLite file. */
 int store_snapshot(struct store *st, const char *path)
 {
-	return st->be->snapshot(st, path);
+	struct store *copy;
+	char err[256];
+	int r;
+
+	if (st->be->snapshot)
+		return st->be->snapshot(st, path);
+	r = store_open(path, STORE_CREATE, &copy, err, sizeof(err));
+	if (r)
+		return r;
+	r = store_copy(st, copy);
+	store_close(copy);
+	return r;
 }
 
 int store_person_by_id_number(struct store *st, const char *id_number, struct person *out)

@@ -80,6 +80,19 @@ int store_schema_version(struct store *st, int *version);
 int store_snapshot(struct store *st, const char *path);
 
 /*
+ * Every row of from (people, throttle, audit) into to, as they are: rowids,
+ * versions, seq and hashes kept. from is read in one snapshot (SQLite:
+ * under its write lock, so nothing is written meanwhile); to is written in
+ * one transaction, all or nothing. to should be empty (see store_count).
+ */
+int store_copy(struct store *from, struct store *to);
+
+struct store_counts {
+	int64_t people, throttle, audit;
+};
+int store_count(struct store *st, struct store_counts *out);
+
+/*
  * Look a person up by a KEY: an ID number, a student number or a username,
  * or one of them alone with a prefix "id:", "sn:" or "user:". -ENOENT if
  * none; -ENOTUNIQ if the KEY names two people by different columns (then

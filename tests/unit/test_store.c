@@ -872,6 +872,52 @@ static void test_cas_semantics(void **state)
 	assert_int_equal(out.state, PERSON_PROVISIONING);
 }
 
+/* --- a snapshot: every row, as it is, in a new SQLite file ----------------------- */
+
+static void test_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct person a = person("9201", "S9201", "snap"), b = person("9202", "S9202", ""), got, want;
+	struct store_audit ev = { .event = "snap", .service = "test", .result = "ok", .person = 1 };
+	struct store_counts n, m;
+	struct audit_verdict v;
+	char path[PATH_MAX], err[ERR_MAX];
+	struct store *copy;
+
+	insert(f->st, &a);
+	insert(f->st, &b);
+	assert_int_equal(store_person_set_pin(f->st, &a, "$argon2id$snap", 1900000000), 0);
+	raw_exec(f->path, "UPDATE person SET uid = 7001, gid = 7002, home = '/home/snap', revoke_expire = '', "
+		 "revoked_from = 2, terms_hash = 'abc', language = 'nb' WHERE id_number = '9201'");
+	assert_int_equal(audit_record(f->st, LOG_DEBUG, &ev), 0);
+	assert_int_equal(audit_record(f->st, LOG_DEBUG, &ev), 0);
+	assert_int_equal(store_throttle_add(f->st, "192.0.2.9", time(NULL), 0), 0);
+	fresh_path(path, sizeof(path), "snapshot.db");
+	assert_int_equal(store_snapshot(f->st, path), 0);
+	if (store_open(path, 0, &copy, err, sizeof(err)) != 0)
+		fail_msg("the snapshot: %s", err);
+	assert_string_equal(store_backend_name(copy), "sqlite");
+	assert_int_equal(store_count(f->st, &n), 0);
+	assert_int_equal(store_count(copy, &m), 0);
+	assert_int_equal(n.people, 2);
+	assert_int_equal(n.audit, 2);
+	assert_int_equal(n.throttle, 1);
+	assert_memory_equal(&n, &m, sizeof(n));
+	for (size_t i = 0; i < 2; i++) {
+		const char *id = i ? "9202" : "9201";
+
+		assert_int_equal(store_person_by_id_number(f->st, id, &want), 0);
+		assert_int_equal(store_person_by_id_number(copy, id, &got), 0);
+		assert_memory_equal(&got, &want, sizeof(got));	/* every field, the version and NULLs too */
+	}
+	assert_true(got.uid == -1 && got.gid == -1 && got.revoked_from == -1 && !got.revoke_expire_set);
+	assert_int_equal(store_person_by_id_number(copy, "9201", &got), 0);
+	assert_true(got.revoke_expire_set && got.revoked_from == 2 && got.uid == 7001);
+	assert_int_equal(audit_verify(copy, &v), 0);
+	assert_true(v.rows == 2 && v.last_seq == 2 && !v.broken_at && !v.missing_from);
+	store_close(copy);
+}
+
 /* --- processes racing: each decision taken once ------------------------------- */
 
 #define RACERS 8
@@ -1601,6 +1647,7 @@ static void test_pg_no_answer(void **state)
 	cmocka_unit_test_setup_teardown(test_foreach, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_transactions, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_cas_semantics, fixture_setup, fixture_teardown), \
+	cmocka_unit_test_setup_teardown(test_snapshot, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_race_spend_pin, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_race_activate, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_race_reserve, fixture_setup, fixture_teardown), \
