@@ -7,6 +7,9 @@
 #   pgserver.sh resume DIR     starts it again
 #   pgserver.sh freeze DIR     SIGSTOP to the server and its children (no answer at all)
 #   pgserver.sh thaw DIR       SIGCONT to them
+#   pgserver.sh bouncer DIR    prints PORT: PgBouncer in front of it, in transaction
+#                              mode with ONE server connection for every client
+#                              (any session state a client left would reach the next)
 #
 # DIR (under /tmp, traversable: postgres refuses root and needs to reach
 # it) holds data/, the Unix socket in sock/, a CA and the server's
@@ -107,6 +110,34 @@ start() {
 	echo "$dir $port"
 }
 
+bouncer() {	# bouncer DIR: PgBouncer on the Unix socket DIR/bouncer, port PORT+1
+	command -v pgbouncer >/dev/null || die "needs PgBouncer (Debian: pgbouncer)"
+	b=$1/bouncer
+	port=$(cat "$1/port")
+	mkdir -p "$b"
+	chown postgres "$b"
+	cat >"$b/pgbouncer.ini" <<EOF
+[databases]
+* = host=$1/sock port=$port
+[pgbouncer]
+listen_addr =
+listen_port = $((port + 1))
+unix_socket_dir = $b
+auth_type = scram-sha-256
+auth_file = $b/userlist.txt
+pool_mode = transaction
+default_pool_size = 1
+max_client_conn = 200
+logfile = $b/log
+pidfile = $b/pgbouncer.pid
+EOF
+	umask 077
+	printf '"activate" "%s"\n' "$(cat "$1/password")" >"$b/userlist.txt"
+	chown postgres "$b/userlist.txt" "$b/pgbouncer.ini"
+	as_pg pgbouncer -d -q "$b/pgbouncer.ini" || die "pgbouncer does not start"
+	echo $((port + 1))
+}
+
 server_pids() {	# the postmaster and its children
 	pm=$(head -n 1 "$1/data/postmaster.pid")
 	echo "$pm"
@@ -117,11 +148,13 @@ case ${1:-} in
 start) start ;;
 stop)
 	[ -f "$2/port" ] || die "$2: not a server of pgserver.sh"
+	[ -f "$2/bouncer/pgbouncer.pid" ] && kill "$(cat "$2/bouncer/pgbouncer.pid")" 2>/dev/null
 	as_pg "$bin/pg_ctl" -D "$2/data" -m immediate -w stop >/dev/null 2>&1 || true
 	rm -rf "$2" ;;
 halt) as_pg "$bin/pg_ctl" -D "$2/data" -m fast -w stop >/dev/null ;;
 resume) start_server "$2" ;;
 freeze) kill -STOP $(server_pids "$2") ;;
 thaw) kill -CONT $(server_pids "$2") ;;
-*) die "usage: pgserver.sh start | stop DIR | halt DIR | resume DIR | freeze DIR | thaw DIR" ;;
+bouncer) need; bouncer "$2" ;;
+*) die "usage: pgserver.sh start | stop DIR | halt DIR | resume DIR | freeze DIR | thaw DIR | bouncer DIR" ;;
 esac

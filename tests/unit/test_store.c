@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "testutil.h"
@@ -52,6 +53,7 @@ static struct {
 	char dir[PATH_MAX];	/* pgserver.sh's: sock/, tls/ca.pem, password */
 	unsigned port;
 	char ca[PATH_MAX + 16], password[PATH_MAX + 16], socket[PATH_MAX + 16];
+	unsigned bouncer;	/* PgBouncer's port (its socket in DIR/bouncer), or 0: straight to the server */
 } pg;
 
 /* A fresh, unused path dir/NAME-N (N counts up across the run). */
@@ -97,12 +99,16 @@ static void insert(struct store *st, struct person *p)
 
 /* --- a second, raw connection to look at the database directly ---------- */
 
-/* The database name of a test URL (its last path segment). */
+/* The database name of a test URL: its path, up to the query. */
 static const char *pg_dbname(const char *url)
 {
-	const char *slash = strrchr(url, '/');
+	static char name[64];
+	const char *at = strstr(url, "://");
 
-	return slash ? slash + 1 : url;
+	at = strchr(at ? at + 3 : url, '/');
+	at = at ? at + 1 : url;
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(at, "?"), at);
+	return name;
 }
 
 /* The superuser, over the Unix socket (trust): the test's own view. */
@@ -239,7 +245,10 @@ static char *fresh_db(char *buf, size_t len, const char *name)
 		return fresh_path(buf, len, name);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE t%u OWNER activate", ++n);
 	pg_admin(sql);
-	w = snprintf(buf, len, "postgresql://activate@localhost:%u/t%u", pg.port, n);
+	if (pg.bouncer)
+		w = snprintf(buf, len, "postgresql:///t%u?host=%s/bouncer&port=%u&user=activate", n, pg.dir, pg.bouncer);
+	else
+		w = snprintf(buf, len, "postgresql://activate@localhost:%u/t%u", pg.port, n);
 	assert_true(w > 0 && (size_t)w < len);
 	return buf;
 }
@@ -321,12 +330,28 @@ static int pg_group_setup(void **state)
 	return 0;
 }
 
+/* The same server behind PgBouncer in transaction mode, one server connection shared by all. */
+static int bouncer_group_setup(void **state)
+{
+	char args[PATH_MAX + 16], line[64] = "";
+
+	if (pg_group_setup(state) != 0)
+		return -1;
+	snprintf(args, sizeof(args), "bouncer '%s'", pg.dir);
+	if (pgserver(args, line, sizeof(line)) != 0 || sscanf(line, "%u", &pg.bouncer) != 1) {
+		fprintf(stderr, "test_store: no PgBouncer (tests/unit/pgserver.sh bouncer failed)\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int pg_group_teardown(void **state)
 {
 	char args[PATH_MAX + 16];
 
 	snprintf(args, sizeof(args), "stop '%s'", pg.dir);
 	pgserver(args, NULL, 0);
+	pg.bouncer = 0;
 	return group_teardown(state);
 }
 
@@ -1505,6 +1530,57 @@ static void test_pg_migrations(void **state)
 	assert_contains("a newer schema", err, want);
 }
 
+static int read_change(struct store *st, void *ctx)
+{
+	struct person p;
+	struct store_audit ev = { .event = "pooled", .result = "ok" };
+	int r = store_person_by_id_number(st, ctx, &p);
+
+	return r ? r : audit_append(st, &ev);
+}
+
+/*
+ * Through PgBouncer with one server connection, whatever a transaction of
+ * the store set or locked would be seen by the next client: nothing is.
+ */
+static void test_bouncer_no_session_state(void **state)
+{
+	struct fixture *f = *state;
+	struct person p = person("8701", "S8701", "pooled");
+	const char *keys[] = { "host", "port", "user", "dbname", "password", NULL };
+	char host[PATH_MAX + 16], port[16], password[128] = "";
+	const char *values[6] = { host, port, "activate", pg_dbname(f->path), password, NULL };
+	static const char *const checks[][2] = {
+		{ "SHOW statement_timeout", "0" },
+		{ "SHOW idle_in_transaction_session_timeout", "0" },
+		{ "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0" },
+		{ "SELECT count(*) FROM pg_prepared_statements", "0" },
+	};
+	FILE *pw = fopen(pg.password, "r");
+	PGconn *c;
+
+	insert(f->st, &p);
+	assert_int_equal(store_transaction(f->st, read_change, "8701"), 0);
+	assert_non_null(pw);
+	assert_non_null(fgets(password, sizeof(password), pw));
+	fclose(pw);
+	password[strcspn(password, "\n")] = '\0';
+	snprintf(host, sizeof(host), "%s/bouncer", pg.dir);
+	snprintf(port, sizeof(port), "%u", pg.bouncer);
+	c = PQconnectdbParams(keys, values, 0);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	for (size_t i = 0; i < N_ELEMS(checks); i++) {
+		PGresult *res = pg_raw_exec(c, checks[i][0]);
+
+		if (strcmp(PQgetvalue(res, 0, 0), checks[i][1]) != 0)
+			fail_msg("%s: %s after the store's transaction, want %s", checks[i][0], PQgetvalue(res, 0, 0),
+				 checks[i][1]);
+		PQclear(res);
+	}
+	PQfinish(c);
+	sodium_memzero(password, sizeof(password));
+}
+
 /* Two transactions locking two rows in opposite orders: the server ends one, and it runs again. */
 struct crossing {
 	const char *first, *second;	/* ID numbers, in the order this one locks them */
@@ -1676,7 +1752,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pg_server_down, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_pg_no_answer, fixture_setup, fixture_teardown),
 	};
+	const struct CMUnitTest bouncer_tests[] = {
+		GENERIC_TESTS,
+		cmocka_unit_test_setup_teardown(test_bouncer_no_session_state, fixture_setup, fixture_teardown),
+	};
 	int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, group_setup, group_teardown);
 
-	return failed + cmocka_run_group_tests_name("postgresql", postgres_tests, pg_group_setup, pg_group_teardown);
+	failed += cmocka_run_group_tests_name("postgresql", postgres_tests, pg_group_setup, pg_group_teardown);
+	return failed + cmocka_run_group_tests_name("pgbouncer", bouncer_tests, bouncer_group_setup,
+						    pg_group_teardown);
 }
