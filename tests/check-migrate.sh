@@ -8,7 +8,7 @@
 # root. A missing server is a failure.
 src=${top_srcdir:-.}
 build=${top_builddir:-.}
-for tool in jq psql; do
+for tool in psql openssl; do
 	command -v "$tool" >/dev/null || { echo "FAIL: check-migrate.sh needs $tool (scripts/setup installs it)"; exit 1; }
 done
 server=$(sh "$src/tests/unit/pgserver.sh" start) || { echo "FAIL: no PostgreSQL server (pgserver.sh start)"; exit 1; }

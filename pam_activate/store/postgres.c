@@ -61,6 +61,9 @@ struct pg_store {
 	bool in_txn;
 	int txn_error;		/* the first error of this transaction: it is over */
 	bool chain_locked;	/* this transaction holds the audit chain's lock */
+	bool chain_known;	/* ...and knows the newest row (nobody else can append meanwhile) */
+	int64_t chain_seq;
+	unsigned char chain_hash[32];
 	bool broken;		/* timed out or lost: nothing more is sent */
 	char err[512];
 };
@@ -644,7 +647,7 @@ static int begin_as(struct store *st, const char *begin)
 	if (s->in_txn)
 		return say(s, -EINVAL, "a transaction is open already");
 	s->txn_error = 0;
-	s->chain_locked = false;
+	s->chain_locked = s->chain_known = false;
 	r = run(s, begin, NULL, NULL);
 	if (r)
 		return r;
@@ -1138,33 +1141,44 @@ static bool hex_hash(const char *hex, unsigned char hash[32])
 	return hex && strlen(hex) == 64 && sodium_hex2bin(hash, 32, hex, 64, NULL, &got, NULL) == 0 && got == 32;
 }
 
-static int pg_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
+/* The newest row, read once a transaction under the chain's lock, then kept as this transaction appends. */
+static int chain_head(struct pg_store *s)
 {
-	struct pg_store *s = pg(st);
 	PGresult *res;
 	int r = lock_chain(s);
 
-	memset(hash, 0, 32);
-	*empty = 1;
-	if (r == 0)
-		r = run(s, "SELECT encode(hash, 'hex') FROM audit ORDER BY seq DESC LIMIT 1", NULL, &res);
+	if (r || s->chain_known)
+		return r;
+	r = run(s, "SELECT seq, encode(hash, 'hex') FROM audit ORDER BY seq DESC LIMIT 1", NULL, &res);
 	if (r)
 		return r;
-	*empty = PQntuples(res) == 0;
-	if (!*empty && !hex_hash(PQgetvalue(res, 0, 0), hash))
+	memset(s->chain_hash, 0, sizeof(s->chain_hash));
+	s->chain_seq = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	if (PQntuples(res) && !hex_hash(PQgetvalue(res, 0, 1), s->chain_hash))
 		r = say(s, -EIO, "audit: the newest row's hash is not 32 bytes");
 	PQclear(res);
+	s->chain_known = r == 0;
 	return r;
 }
 
-static int pg_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
+static int pg_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
 {
 	struct pg_store *s = pg(st);
+	int r = chain_head(s);
+
+	memcpy(hash, s->chain_hash, 32);
+	*empty = r == 0 && s->chain_seq == 0;
+	return r;
+}
+
+/* One audit row at seq, as given (empty text is NULL, as every append stores it). */
+static int insert_audit(struct pg_store *s, int64_t seq, const struct store_audit *a, const unsigned char hash[32])
+{
 	struct params ps = { 0 };
 	char hex[65];
-	int r = lock_chain(s);
 
 	sodium_bin2hex(hex, sizeof(hex), hash, 32);
+	add_int(&ps, seq);
 	add_int(&ps, a->at);
 	add_text(&ps, a->event);
 	if (a->person > 0)
@@ -1177,11 +1191,23 @@ static int pg_audit_insert(struct store *st, const struct store_audit *a, const 
 	add_text_or_null(&ps, a->tty);
 	add_text(&ps, a->result);
 	add_text(&ps, hex);
+	return run(s, "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, result, hash) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'))", &ps, NULL);
+}
+
+static int pg_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
+{
+	struct pg_store *s = pg(st);
+	int r = chain_head(s);
+
 	/* seq under the chain's lock: no gap for a rolled-back append, as a sequence would leave */
-	return r ? r : run(s, "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, "
-			   "result, hash) SELECT coalesce(max(seq), 0) + 1, $1::bigint, $2::text, $3::bigint, "
-			   "$4::text, $5::text, $6::text, $7::text, $8::text, decode($9::text, 'hex') FROM audit",
-			   &ps, NULL);
+	if (r == 0)
+		r = insert_audit(s, s->chain_seq + 1, a, hash);
+	if (r == 0) {
+		s->chain_seq++;
+		memcpy(s->chain_hash, hash, 32);
+	}
+	return r;
 }
 
 static void read_audit_row(const PGresult *res, int i, struct store_audit_row *row)
@@ -1272,25 +1298,7 @@ static int pg_copy_throttle(struct store *st, const char *rhost, int64_t at)
 
 static int pg_copy_audit(struct store *st, const struct store_audit_row *row)
 {
-	struct params ps = { 0 };
-	char hex[65];
-
-	sodium_bin2hex(hex, sizeof(hex), row->hash, 32);
-	add_int(&ps, row->seq);
-	add_int(&ps, row->ev.at);
-	add_text(&ps, row->ev.event);
-	if (row->ev.person > 0)
-		add_int(&ps, row->ev.person);
-	else
-		add_text(&ps, NULL);
-	add_text(&ps, row->ev.username);
-	add_text(&ps, row->ev.service);
-	add_text(&ps, row->ev.rhost);
-	add_text(&ps, row->ev.tty);
-	add_text(&ps, row->ev.result);
-	add_text(&ps, hex);
-	return run(pg(st), "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, result, hash) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'))", &ps, NULL);
+	return insert_audit(pg(st), row->seq, &row->ev, row->hash);
 }
 
 /* The rowids came along: new people are numbered after them. */

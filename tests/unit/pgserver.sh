@@ -80,7 +80,8 @@ start() {
 	need
 	dir=$(mktemp -d /tmp/pam_activate-pg.XXXXXX)
 	chmod 0755 "$dir"
-	trap 'rm -rf "$dir"' EXIT
+	# a start that fails half-way leaves no server and no directory behind
+	trap 'as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1; rm -rf "$dir"' EXIT
 	mkdir "$dir/data" "$dir/sock"
 	touch "$dir/log"
 	chown postgres:postgres "$dir/data" "$dir/sock" "$dir/log"
