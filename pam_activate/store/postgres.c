@@ -547,6 +547,13 @@ static int check_ca_file(const char *path, char *err, size_t errlen)
 	return store_check_owner(&sb, path, 022, ", writable by root only", err, errlen);
 }
 
+/* A NOTICE (a table there already, for one) is no error: libpq would print it on stderr. */
+static void quiet(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message;
+}
+
 static int connect_db(struct pg_store *s, const char *url, const struct store_options *opt, char *err,
 		      size_t errlen)
 {
@@ -587,6 +594,7 @@ static int connect_db(struct pg_store *s, const char *url, const struct store_op
 		snprintf(err, errlen, "database: PostgreSQL %d is too old (11 or later)", PQserverVersion(s->conn));
 		return -EPROTO;
 	}
+	PQsetNoticeProcessor(s->conn, quiet, NULL);
 	if (PQsetnonblocking(s->conn, 1) != 0) {
 		keep_message(s, PQerrorMessage(s->conn));
 		snprintf(err, errlen, "database: %s", s->err);
