@@ -14,6 +14,8 @@ status=0
 includes=
 for d in base store accounts core helper module; do includes="$includes -I $src/pam_activate/$d"; done
 includes="$includes -I $src/tools"
+# libpq's header is in a directory of its own (Debian: /usr/include/postgresql)
+includes="$includes $(pkg-config --cflags-only-I libpq 2>/dev/null)"
 for tool in cppcheck clang-tidy; do
 	command -v "$tool" >/dev/null || { echo "FAIL: check-static.sh needs $tool (scripts/setup installs it)"; exit 1; }
 done

@@ -49,6 +49,7 @@ static const struct command commands[] = {
 	{ "set", ctl_cmd_set, "set KEY [--programme P] [--fee-paid-on YYYY-MM-DD|\"\"] [--kind K]" },
 	{ "check", ctl_cmd_check, "check" },
 	{ "audit", ctl_cmd_audit, "audit [--since YYYY-MM-DD] [--person KEY] [--json] | audit --verify [--json]" },
+	{ "migrate-store", ctl_cmd_migrate_store, "migrate-store --to postgresql://..." },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -78,12 +79,13 @@ int ctl_usage(const char *command)
 int ctl_open_store(struct ctl *c)
 {
 	char err[CONFIG_ERROR_MAX];
+	const char *file = store_sqlite_path(c->cfg.database);
 
 	if (c->st)
 		return 0;
-	if (store_open(c->cfg.database, 0, &c->st, err, sizeof(err)) != 0) {
+	if (store_open_config(&c->cfg, 0, &c->st, err, sizeof(err)) != 0) {
 		ctl_error("%s", err);
-		if (access(c->cfg.database, F_OK) != 0)
+		if (file && access(file, F_OK) != 0)
 			ctl_error("run 'activatectl init' first");
 		return -1;
 	}
@@ -186,22 +188,31 @@ static int make_dirs(const char *dir, mode_t mode)
 	return r;
 }
 
-static int init_database(struct ctl *c)
+/* The directory that will hold file, mode 0700. */
+static int make_parent(const char *file)
 {
-	char err[CONFIG_ERROR_MAX];
-	char *dir = strdup(c->cfg.database);
-	bool existed = access(c->cfg.database, F_OK) == 0;
+	char *dir = strdup(file);
 	int r;
 
 	if (!dir)
 		return -ENOMEM;
 	r = make_dirs(dirname(dir), 0700);
 	free(dir);
+	return r;
+}
+
+static int init_database(struct ctl *c)
+{
+	char err[CONFIG_ERROR_MAX];
+	const char *file = store_sqlite_path(c->cfg.database);
+	bool existed = !file || access(file, F_OK) == 0;	/* a PostgreSQL database exists before init */
+	int r = file ? make_parent(file) : 0;
+
 	if (r) {
-		ctl_error("%s: cannot create its directory: %s", c->cfg.database, strerror(-r));
+		ctl_error("%s: cannot create its directory: %s", file, strerror(-r));
 		return r;
 	}
-	r = store_open(c->cfg.database, STORE_CREATE, &c->st, err, sizeof(err));
+	r = store_open_config(&c->cfg, STORE_CREATE, &c->st, err, sizeof(err));
 	if (r)
 		ctl_error("%s", err);
 	else

@@ -61,6 +61,7 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rename(struct ctl *c, int argc, char **argv);
 int ctl_cmd_activate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_try(struct ctl *c, int argc, char **argv);
+int ctl_cmd_migrate_store(struct ctl *c, int argc, char **argv);
 
 /* Print j indented on stdout and free it; CTL_OK or CTL_FAIL. */
 int ctl_dump_json(json_t *j);

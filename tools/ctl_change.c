@@ -90,22 +90,30 @@ static void apply(const struct change *ch, struct person *p, char *what, size_t 
 		what[n - 1] = '\0';
 }
 
+struct setting {
+	struct person *p;
+	const struct change *ch;
+	char *what;
+	size_t len;
+};
+
+static int set_change(struct store *st, void *ctx)
+{
+	const struct setting *s = ctx;
+	int r = store_person_by_id_number(st, s->p->id_number, s->p);
+
+	if (r)
+		return r;
+	apply(s->ch, s->p, s->what, s->len);
+	return store_person_update_roster(st, s->p);
+}
+
 /* The row is read again inside the transaction: a dialogue may have reserved a username meanwhile. */
 static int write_change(struct ctl *c, struct person *p, const struct change *ch, char *what, size_t len)
 {
-	int r = store_begin(c->st);
+	struct setting s = { p, ch, what, len };
 
-	if (r == 0)
-		r = store_person_by_id_number(c->st, p->id_number, p);
-	if (r == 0) {
-		apply(ch, p, what, len);
-		r = store_person_update_roster(c->st, p);
-	}
-	if (r == 0)
-		r = store_commit(c->st);
-	if (r)
-		store_rollback(c->st);
-	return r;
+	return store_transaction(c->st, set_change, &s);
 }
 
 int ctl_cmd_set(struct ctl *c, int argc, char **argv)

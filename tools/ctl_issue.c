@@ -89,20 +89,32 @@ static int write_pin(struct store *st, struct person *p, int64_t expires)
 	return r ? r : store_person_set_pin(st, &now, p->pin_hash, expires);
 }
 
+struct pins {
+	struct roster *r;
+	struct person *one;	/* or just this person */
+	int64_t expires;
+};
+
+static int pins_change(struct store *st, void *ctx)
+{
+	const struct pins *w = ctx;
+	int r = 0;
+
+	if (w->one)
+		return write_pin(st, w->one, w->expires);
+	for (size_t i = 0; r == 0 && i < w->r->count; i++)
+		r = write_pin(st, &w->r->rows[i].person, w->expires);
+	return r;
+}
+
 static int write_pins(struct ctl *c, struct roster *r)
 {
-	int64_t expires = (int64_t)time(NULL) + (int64_t)c->cfg.pin_ttl_days * 86400;
-	int ret = store_begin(c->st);
+	struct pins w = { r, NULL, (int64_t)time(NULL) + (int64_t)c->cfg.pin_ttl_days * 86400 };
+	int ret = store_transaction(c->st, pins_change, &w);
 
-	for (size_t i = 0; ret == 0 && i < r->count; i++)
-		ret = write_pin(c->st, &r->rows[i].person, expires);
-	if (ret == 0)
-		ret = store_commit(c->st);
-	if (ret) {
+	if (ret)
 		ctl_error("writing the new PINs: %s; nothing was changed",
 			  ret == -ESTALE ? "a person was revoked meanwhile; run it again" : store_errmsg(c->st));
-		store_rollback(c->st);
-	}
 	return ret;
 }
 
@@ -243,16 +255,9 @@ static const struct letter *letter_for(struct mailing *m, const char *language, 
 /* The PIN in force for this person alone, once the MTA has the letter. */
 static int put_in_force(struct mailing *m, struct person *p)
 {
-	struct store *st = m->c->st;
-	int r = store_begin(st);
+	struct pins w = { NULL, p, m->expires };
 
-	if (r == 0)
-		r = write_pin(st, p, m->expires);
-	if (r == 0)
-		r = store_commit(st);
-	if (r)
-		store_rollback(st);
-	return r;
+	return store_transaction(m->c->st, pins_change, &w);
 }
 
 static void not_sent(struct mailing *m, const struct person *p, const char *why)

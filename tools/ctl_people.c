@@ -81,6 +81,11 @@ int ctl_cmd_show(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+static int unlock_change(struct store *st, void *p)
+{
+	return store_person_unlock(st, ((const struct person *)p)->rowid);
+}
+
 int ctl_cmd_unlock(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
@@ -89,9 +94,8 @@ int ctl_cmd_unlock(struct ctl *c, int argc, char **argv)
 		return ctl_usage("unlock");
 	if (ctl_find(c, argv[1], &p) != 0)
 		return CTL_FAIL;
-	if (store_begin(c->st) != 0 || store_person_unlock(c->st, p.rowid) != 0 || store_commit(c->st) != 0) {
+	if (store_transaction(c->st, unlock_change, &p) != 0) {
 		ctl_error("%s: %s", argv[1], store_errmsg(c->st));
-		store_rollback(c->st);
 		return CTL_FAIL;
 	}
 	ctl_audit(c, "unlock", &p, "ok");

@@ -1,7 +1,7 @@
 /*
  * accounts/accounts.c: the front of accounts.h. Picks the backend by the
  * configuration's "accounts" key and forwards each call through its table
- * (backend.h). System accounts (the trigger user) stay in the local files
+ * (accounts_backend.h). System accounts (the trigger user) stay in the local files
  * whatever the backend: sshd on each machine must find the trigger user
  * without the directory, and it is no person's account.
  */
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backend.h"
+#include "accounts_backend.h"
 
 struct account_names {
 	const struct accounts_backend *be;

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "acline.h"
-#include "backend.h"
+#include "accounts_backend.h"
 #include "fault.h"
 #include "home.h"
 #include "text.h"
@@ -543,6 +543,8 @@ static int check_ids_not_shared(struct files *fs, const struct account *a, char 
 	return 0;
 }
 
+#define INTENT_TRIES 8
+
 /*
  * The ids: the intent's, when an earlier attempt recorded one; else chosen
  * free now and recorded (durably, by the caller's callback) before any
@@ -560,12 +562,15 @@ static int plan_ids(const struct logindefs *ld, struct files *fs, struct account
 		snprintf(err, errlen, "%s is in the account files but this activation did not put it there", a->name);
 		return -EEXIST;
 	}
-	r = choose_user_id(fs, ld, a);
-	if (r) {
-		snprintf(err, errlen, "no free id between UID_MIN/GID_MIN and UID_MAX/GID_MAX");
-		return r;
+	/* -EEXIST: another machine's intent took the ids meanwhile; the store shows it now */
+	for (int tries = 0; tries < INTENT_TRIES && (tries == 0 || r == -EEXIST); tries++) {
+		r = choose_user_id(fs, ld, a);
+		if (r) {
+			snprintf(err, errlen, "no free id between UID_MIN/GID_MIN and UID_MAX/GID_MAX");
+			return r;
+		}
+		r = a->record_intent ? a->record_intent(a, a->intent_ctx) : 0;
 	}
-	r = a->record_intent ? a->record_intent(a, a->intent_ctx) : 0;
 	if (r)
 		snprintf(err, errlen, "the database: cannot record the intent (%s)", strerror(-r));
 	else

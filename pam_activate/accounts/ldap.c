@@ -53,7 +53,7 @@
 #include <lber.h>
 #include <ldap.h>
 
-#include "backend.h"
+#include "accounts_backend.h"
 #include "home.h"
 #include "keyfile.h"
 #include "text.h"

@@ -24,7 +24,7 @@
 #define ACTIVATE_PEPPER "/etc/security/activate.pepper"
 #endif
 
-enum key_type { K_TEXT, K_PATH, K_OPTPATH, K_UINT, K_MODE, K_BOOL, K_ENUM, K_LANG, K_NETS };
+enum key_type { K_TEXT, K_DB, K_PATH, K_OPTPATH, K_UINT, K_MODE, K_BOOL, K_ENUM, K_LANG, K_NETS };
 
 struct key {
 	const char *name;
@@ -47,7 +47,10 @@ static const char *const accounts_names[] = { "files", "ldap", NULL };
 static const struct key keys[] = {
 	TEXT(trigger_user, K_TEXT),
 	TEXT(language, K_LANG),
-	TEXT(database, K_PATH),
+	TEXT(database, K_DB),
+	TEXT(database_password_file, K_OPTPATH),
+	TEXT(database_ca_file, K_OPTPATH),
+	UINT(database_timeout, 1, 3600),
 	TEXT(pepper_file, K_PATH),
 	TEXT(sysroot, K_PATH),
 	TEXT(run_dir, K_PATH),
@@ -118,6 +121,7 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	strcpy(cfg->trigger_user, "activate");
 	strcpy(cfg->database, ACTIVATE_DB);
+	cfg->database_timeout = 10;
 	strcpy(cfg->pepper_file, ACTIVATE_PEPPER);
 	strcpy(cfg->sysroot, "/");
 	strcpy(cfg->run_dir, "/run/pam_activate");
@@ -202,6 +206,35 @@ static int parse_enum(const char *value, const char *const *names, int *out)
 	return -EINVAL;
 }
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * A database is a SQLite file (an absolute path, or sqlite:PATH) or a
+ * PostgreSQL URL without a password: activate.conf is world-readable.
+ */
+static int check_database(const char *value, char *err, size_t errlen)
+{
+	const char *url = starts_with(value, "postgresql://") ? value + 13
+			  : starts_with(value, "postgres://") ? value + 11 : NULL;
+	size_t authority;
+
+	if (!url) {
+		if (value[0] == '/' || (starts_with(value, "sqlite:") && value[7] == '/'))
+			return 0;
+		snprintf(err, errlen, "database: must be an absolute path, sqlite:PATH or a postgresql:// URL");
+		return -EINVAL;
+	}
+	authority = strcspn(url, "/?");
+	if ((memchr(url, '@', authority) && memchr(url, ':', strcspn(url, "@"))) || strstr(url, "password=")) {
+		snprintf(err, errlen, "database: a password in the URL; put it in database_password_file");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int set_text(const struct key *k, char *dst, const char *value, char *err, size_t errlen)
 {
 	size_t len = strlen(value);
@@ -218,10 +251,12 @@ static int set_text(const struct key *k, char *dst, const char *value, char *err
 		snprintf(err, errlen, "%s: must be an absolute path", k->name);
 		return -EINVAL;
 	}
-	if (k->type == K_PATH && len == 0) {
+	if ((k->type == K_PATH || k->type == K_DB) && len == 0) {
 		snprintf(err, errlen, "%s: must not be empty", k->name);
 		return -EINVAL;
 	}
+	if (k->type == K_DB && check_database(value, err, errlen) != 0)
+		return -EINVAL;
 	if (k->type == K_NETS && network_list_check(value, err, errlen) != 0) {
 		char why[CONFIG_ERROR_MAX];
 

@@ -26,7 +26,10 @@ enum config_accounts { CONFIG_ACCOUNTS_FILES, CONFIG_ACCOUNTS_LDAP };
 struct config {
 	char trigger_user[CONFIG_TEXT_MAX];
 	char language[CONFIG_TEXT_MAX];	/* empty: the caller's */
-	char database[CONFIG_PATH_MAX];
+	char database[CONFIG_PATH_MAX];	/* a path, sqlite:PATH, or a postgresql:// URL */
+	char database_password_file[CONFIG_PATH_MAX];
+	char database_ca_file[CONFIG_PATH_MAX];
+	unsigned database_timeout;
 	char pepper_file[CONFIG_PATH_MAX];
 	char sysroot[CONFIG_PATH_MAX];
 	char run_dir[CONFIG_PATH_MAX];

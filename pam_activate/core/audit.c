@@ -83,20 +83,27 @@ void audit_log(int priority, const struct store_audit *ev)
 	log_line(priority, &e);
 }
 
+struct audited {
+	const struct store_audit *ev;
+	int (*change)(struct store *st, void *ctx);
+	void *ctx;
+};
+
+static int change_and_append(struct store *st, void *ctx)
+{
+	const struct audited *a = ctx;
+	int r = a->change ? a->change(st, a->ctx) : 0;
+
+	return r == 0 && a->ev ? audit_append(st, a->ev) : r;
+}
+
 int audit_change(struct store *st, int priority, const struct store_audit *ev,
 		 int (*change)(struct store *st, void *ctx), void *ctx)
 {
-	int r = store_begin(st);
+	struct audited a = { ev, change, ctx };
+	int r = store_transaction(st, change_and_append, &a);
 
-	if (r == 0 && change)
-		r = change(st, ctx);
 	if (r == 0 && ev)
-		r = audit_append(st, ev);
-	if (r == 0)
-		r = store_commit(st);
-	if (r)
-		store_rollback(st);
-	else if (ev)
 		audit_log(priority, ev);
 	return r;
 }
@@ -110,14 +117,11 @@ int audit_record(struct store *st, int priority, const struct store_audit *ev)
 	if (!e.at)
 		e.at = (int64_t)time(NULL);
 	log_line(priority, &e);
-	if (st)
-		r = store_begin(st);
-	if (st && r == 0)
-		r = audit_append(st, &e);
-	if (st && r == 0)
-		r = store_commit(st);
-	if (st && r)
-		store_rollback(st);
+	if (st) {
+		struct audited a = { &e, NULL, NULL };
+
+		r = store_transaction(st, change_and_append, &a);
+	}
 	if (r)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "audit trail: cannot append (%s)", store_errmsg(st));
 	return r;

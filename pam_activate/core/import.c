@@ -352,26 +352,49 @@ static int audit_update(struct store *st, const char *name, const struct roster_
 	return audit_append(st, &ev);
 }
 
+struct writing {
+	const struct config *cfg;
+	struct roster *roster;
+	const struct import_opts *opts;
+	const char *name;
+	char *err;
+	size_t errlen;
+	size_t done;		/* rows written, in the last attempt */
+};
+
+/*
+ * Every row, in one transaction. Run again after a conflict, each row is
+ * written anew: a row written in the attempt that was rolled back misses
+ * its compare-and-swap and is planned again on the row as it is now.
+ */
+static int write_rows(struct store *st, void *ctx)
+{
+	struct writing *w = ctx;
+	int r = 0;
+
+	w->err[0] = '\0';
+	for (w->done = 0; r == 0 && w->done < w->roster->count; w->done++) {
+		struct roster_row *row = &w->roster->rows[w->done];
+
+		r = write_row(st, w->cfg, w->roster, w->opts, w->name, row, w->err, w->errlen);
+		if (r == 0)
+			r = audit_update(st, w->name, row);
+	}
+	return r;
+}
+
 static int write_all(struct store *st, const struct config *cfg, struct roster *roster,
 		     const struct import_opts *opts, const char *name, char *err, size_t errlen)
 {
-	size_t i = 0;
-	int r = store_begin(st);
+	struct writing w = { cfg, roster, opts, name, err, errlen, 0 };
+	int r = store_transaction(st, write_rows, &w);
 
-	for (; r == 0 && i < roster->count; i++)
-		if ((r = write_row(st, cfg, roster, opts, name, &roster->rows[i], err, errlen)) == 0)
-			r = audit_update(st, name, &roster->rows[i]);
-	if (r == 0)
-		r = store_commit(st);
-	if (r == 0)
-		return 0;
-	if (err[0])
-		;	/* the re-plan said why */
-	else if (i > 0 && i <= roster->count)
-		snprintf(err, errlen, "%s:%u: %s", name, roster->rows[i - 1].line, store_errmsg(st));
+	if (r == 0 || err[0])
+		return r;	/* done, or the re-plan said why */
+	if (w.done > 0 && w.done <= roster->count)
+		snprintf(err, errlen, "%s:%u: %s", name, roster->rows[w.done - 1].line, store_errmsg(st));
 	else
 		snprintf(err, errlen, "%s: %s", name, store_errmsg(st));
-	store_rollback(st);
 	return r;
 }
 

@@ -208,54 +208,64 @@ static enum verdict verify(struct dialogue *d, const struct details *det, struct
 	return v != V_OK ? v : ok ? V_OK : V_FAIL;
 }
 
-/* The failure counts of p, decided on the row as it is now, in one transaction. */
+struct counting {
+	struct dialogue *d;
+	struct person *p;
+	bool matched;
+};
+
+/* The failure counts of p, decided on the row as it is now (locked, in PostgreSQL). */
+static int failure_change(struct store *st, void *ctx)
+{
+	const struct counting *c = ctx;
+	struct person *p = c->p;
+	int64_t now = time(NULL);
+	int r = 0;
+
+	if (c->d->rhost[0])
+		r = store_throttle_rebase(st, now);
+	if (r == 0 && c->d->rhost[0])
+		r = store_throttle_add(st, c->d->rhost, now, now - c->d->cfg->throttle_window);
+	if (r || !c->matched)
+		return r;
+	r = store_person_by_id_number(st, p->id_number, p);
+	if (r)
+		return r;
+	p->failures++;
+	p->total_failures++;
+	if (p->failures >= c->d->cfg->max_attempts) {
+		p->locks++;
+		p->failures = 0;
+		p->locked_until = now + lock_seconds(c->d->cfg, p->locks);
+	}
+	return store_person_set_failures(st, p);
+}
+
 static int count_failure(struct dialogue *d, struct person *p, bool matched)
 {
-	int64_t now = time(NULL);
-	int r = store_begin(d->st);
+	struct counting c = { d, p, matched };
 
-	if (r == 0 && d->rhost[0])
-		r = store_throttle_rebase(d->st, now);
-	if (r == 0 && d->rhost[0])
-		r = store_throttle_add(d->st, d->rhost, now, now - d->cfg->throttle_window);
-	if (r == 0 && matched)
-		r = store_person_by_id_number(d->st, p->id_number, p);
-	if (r == 0 && matched) {
-		p->failures++;
-		p->total_failures++;
-		if (p->failures >= d->cfg->max_attempts) {
-			p->locks++;
-			p->failures = 0;
-			p->locked_until = now + lock_seconds(d->cfg, p->locks);
-		}
-		r = store_person_set_failures(d->st, p);
-	}
-	if (r == 0)
-		r = store_commit(d->st);
-	if (r)
-		store_rollback(d->st);
-	return r;
+	return store_transaction(d->st, failure_change, &c);
+}
+
+static int success_change(struct store *st, void *ctx)
+{
+	struct person *p = ((const struct counting *)ctx)->p;
+	int r = store_person_by_id_number(st, p->id_number, p);
+
+	p->failures = 0;
+	p->locks = 0;
+	return r ? r : store_person_set_failures(st, p);
 }
 
 /* A success starts the failures and the doubling of locks over. */
 static int count_success(struct dialogue *d, struct person *p)
 {
-	int r;
+	struct counting c = { d, p, true };
 
 	if (p->failures == 0 && p->locks == 0)
 		return 0;
-	r = store_begin(d->st);
-	if (r == 0)
-		r = store_person_by_id_number(d->st, p->id_number, p);
-	p->failures = 0;
-	p->locks = 0;
-	if (r == 0)
-		r = store_person_set_failures(d->st, p);
-	if (r == 0)
-		r = store_commit(d->st);
-	if (r)
-		store_rollback(d->st);
-	return r;
+	return store_transaction(d->st, success_change, &c);
 }
 
 /*

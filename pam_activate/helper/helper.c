@@ -121,7 +121,7 @@ static int load(const struct args *a, struct setup *s, char *err, size_t errlen)
 	if (r == 0)
 		r = secret_load_pepper(s->cfg.pepper_file, s->pepper, err, errlen);
 	if (r == 0)
-		r = store_open(s->cfg.database, 0, &s->st, err, errlen);
+		r = store_open_config(&s->cfg, 0, &s->st, err, errlen);
 	return r;
 }
 

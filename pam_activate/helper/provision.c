@@ -275,39 +275,50 @@ static int reread(struct dialogue *d, struct person *p)
 	return r;
 }
 
+struct reserving {
+	struct dialogue *d;
+	struct person *p;
+	int64_t accepted;
+	char terms[PERSON_HASH_MAX];
+	bool earlier;		/* reserved by an attempt that was cut short */
+};
+
+static int reserve_change(struct store *st, void *ctx)
+{
+	struct reserving *c = ctx;
+	struct person *p = c->p;
+	bool roster;
+	int r = reread(c->d, p);
+
+	(void)st;
+	if (r == 0 && c->accepted) {	/* what this dialogue showed and the person accepted */
+		p->terms_accepted = c->accepted;
+		memcpy(p->terms_hash, c->terms, sizeof(p->terms_hash));
+	}
+	c->earlier = r == 0 && p->state == PERSON_PROVISIONING && p->username[0];
+	if (r || c->earlier)
+		return r;
+	if (p->state != PERSON_PENDING && p->state != PERSON_PROVISIONING)
+		return -ESTALE;
+	roster = p->username[0] != '\0';
+	r = pick_and_reserve(c->d, p, roster);
+	/* picked free, then taken on another machine before the write: pick again */
+	return r == -EEXIST && !roster ? -EDEADLK : r;
+}
+
 /*
  * Reserve a username, deciding on the row as it is inside the write
  * transaction: still pending (or provisioning), still this PIN.
  */
 static int reserve(struct dialogue *d, struct person *p)
 {
-	int64_t accepted = p->terms_accepted;
-	char terms[sizeof(p->terms_hash)];
-	bool roster;
-	int r = store_begin(d->st);
+	struct reserving c = { .d = d, .p = p, .accepted = p->terms_accepted };
+	int r;
 
-	memcpy(terms, p->terms_hash, sizeof(terms));
-	if (r == 0)
-		r = reread(d, p);
-	if (r == 0 && accepted) {	/* what this dialogue showed and the person accepted */
-		p->terms_accepted = accepted;
-		memcpy(p->terms_hash, terms, sizeof(terms));
-	}
-	if (r == 0 && p->state == PERSON_PROVISIONING && p->username[0]) {
-		store_rollback(d->st);
-		return 0;	/* reserved by an attempt that was cut short: finish it */
-	}
-	if (r == 0 && p->state != PERSON_PENDING && p->state != PERSON_PROVISIONING)
-		r = -ESTALE;
-	roster = p->username[0] != '\0';
-	if (r == 0)
-		r = pick_and_reserve(d, p, roster);
-	if (r == 0)
-		r = store_commit(d->st);
-	if (r) {
-		store_rollback(d->st);
-		return r;
-	}
+	memcpy(c.terms, p->terms_hash, sizeof(p->terms_hash));
+	r = store_transaction(d->st, reserve_change, &c);
+	if (r || c.earlier)
+		return r == -EDEADLK ? -EEXIST : r;
 	p->version++;
 	p->state = PERSON_PROVISIONING;
 	return 0;
@@ -415,21 +426,28 @@ static void closing(struct dialogue *d, const struct person *p, struct secrets *
 	conv_prompt(d->conv, true, prompt, s->reply, sizeof(s->reply));
 }
 
+struct intent {
+	const struct person *p;
+	const struct account *a;
+};
+
+static int intent_change(struct store *st, void *ctx)
+{
+	const struct intent *i = ctx;
+
+	return store_person_record_intent(st, i->p, i->a->uid, i->a->gid, i->a->home);
+}
+
 /* The intent, durable before the first account change (files.c calls it under the lock, ldap.c after the id is allocated). */
 static int record_intent(const struct account *a, void *ctx)
 {
 	struct dialogue *d = ((void **)ctx)[0];
 	struct person *p = ((void **)ctx)[1];
-	int r = store_begin(d->st);
+	struct intent i = { p, a };
+	int r = store_transaction(d->st, intent_change, &i);
 
-	if (r == 0)
-		r = store_person_record_intent(d->st, p, a->uid, a->gid, a->home);
-	if (r == 0)
-		r = store_commit(d->st);
-	if (r) {
-		store_rollback(d->st);
+	if (r)
 		return r;
-	}
 	FAULT(d->cfg, "intent");
 	p->uid = a->uid;
 	p->gid = a->gid;

@@ -1,5 +1,6 @@
 /*
- * store/sqlite.c: the activation database (SQLite). The only file that speaks SQL.
+ * store/sqlite.c: the activation database in SQLite, a file on this machine
+ * (the default backend; store.c forwards to the table at the end).
  *
  * The file is checked before SQLite sees it (root-owned, private, not a
  * link); the schema is versioned with PRAGMA user_version and migrated in
@@ -8,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-
-#define BUSY_TIMEOUT_MS 10000
+#include "store_backend.h"
 
 enum stmt_id {
 	ST_BY_ID, ST_BY_STUDENT, ST_BY_USERNAME, ST_INSERT, ST_UPDATE_ROSTER,
@@ -28,14 +28,11 @@ enum stmt_id {
 	ST_SET_FAILURES, ST_THROTTLE_COUNT, ST_THROTTLE_ADD, ST_THROTTLE_PRUNE, ST_THROTTLE_REBASE,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
 	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE, ST_NAME_PENDING,
+	ST_THROTTLE_ALL, ST_COPY_PERSON, ST_COPY_AUDIT,
 	ST_COUNT
 };
 
-#define PERSON_COLUMNS \
-	"rowid, id_number, student_number, given_name, family_name, kind, programme, " \
-	"fee_paid_on, username, email, pin_hash, pin_expires, pin_spent, failures, " \
-	"total_failures, locks, locked_until, uid, state, terms_accepted, terms_hash, " \
-	"created, updated, version, gid, home, rename_to, revoked_from, revoke_expire, language"
+#define PERSON_COLUMNS STORE_PERSON_COLUMNS
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BY_ID] = "SELECT " PERSON_COLUMNS " FROM person WHERE id_number = ?1",
@@ -96,6 +93,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_UID_HELD] = "SELECT count(*) FROM person WHERE (uid = ?1 OR gid = ?1) AND rowid <> ?2",
 	[ST_SET_RENAME_TO] = "UPDATE person SET rename_to = ?2, updated = ?3, version = version + 1 "
 		"WHERE rowid = ?1 AND version = ?4",
+	[ST_THROTTLE_ALL] = "SELECT rhost, at FROM throttle ORDER BY rowid",
+	[ST_COPY_PERSON] = "INSERT INTO person (" PERSON_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+		"?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+	[ST_COPY_AUDIT] = "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, result, hash) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -157,10 +159,16 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE person ADD COLUMN language TEXT;",
 };
 
-struct store {
+struct sqlite_store {
+	struct store base;	/* first: store.c sees only this */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
 };
+
+static struct sqlite_store *sq(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
 
 static int map_rc(int rc)
 {
@@ -210,22 +218,6 @@ static int check_dir(const char *path, char *err, size_t errlen)
 	return r;
 }
 
-static int check_file(int fd, const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
-		snprintf(err, errlen, "%s: must be a regular file owned by root with mode 0600 "
-			 "(it is %04o, owner %u)", path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	return 0;
-}
-
 static int check_path(const char *path, int flags, char *err, size_t errlen)
 {
 	int oflags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
@@ -245,14 +237,16 @@ static int check_path(const char *path, int flags, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
-	r = check_file(fd, path, err, errlen);
+	r = store_check_private(fd, path, "0600", err, errlen);
 	close(fd);
 	return r;
 }
 
+static int sqlite_schema_version(struct store *st, int *version);
+
 static int exec_sql(struct store *st, const char *sql)
 {
-	return map_rc(sqlite3_exec(st->db, sql, NULL, NULL, NULL));
+	return map_rc(sqlite3_exec(sq(st)->db, sql, NULL, NULL, NULL));
 }
 
 static int run_migrations(struct store *st, char *err, size_t errlen)
@@ -260,12 +254,12 @@ static int run_migrations(struct store *st, char *err, size_t errlen)
 	int version = 0, r;
 
 	/* the common case, a current schema, takes no write lock */
-	if (store_schema_version(st, &version) == 0 && version == STORE_SCHEMA_VERSION)
+	if (sqlite_schema_version(st, &version) == 0 && version == STORE_SCHEMA_VERSION)
 		return 0;
 	r = exec_sql(st, "BEGIN IMMEDIATE");
 	if (r)
 		goto fail;
-	r = store_schema_version(st, &version);
+	r = sqlite_schema_version(st, &version);
 	if (r == 0 && version > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "database schema %d is newer than this program (%d)",
 			 version, STORE_SCHEMA_VERSION);
@@ -286,28 +280,28 @@ static int run_migrations(struct store *st, char *err, size_t errlen)
 		return 0;
 	exec_sql(st, "ROLLBACK");
 fail:
-	snprintf(err, errlen, "database schema: %s", sqlite3_errmsg(st->db));
+	snprintf(err, errlen, "database schema: %s", sqlite3_errmsg(sq(st)->db));
 	return r;
 }
 
 static int prepare_all(struct store *st, char *err, size_t errlen)
 {
 	for (int i = 0; i < ST_COUNT; i++) {
-		int rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					    &st->stmt[i], NULL);
+		int rc = sqlite3_prepare_v3(sq(st)->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &sq(st)->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+			snprintf(err, errlen, "database: %s", sqlite3_errmsg(sq(st)->db));
 			return map_rc(rc);
 		}
 	}
 	return 0;
 }
 
-static int configure(struct store *st, char *err, size_t errlen)
+static int configure(struct store *st, unsigned timeout, char *err, size_t errlen)
 {
 	int r;
 
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(sq(st)->db, timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000);
 	/*
 	 * FULL: a commit is on disk before the account files change after it
 	 * (the intent) or the person is told (a spent PIN); NORMAL in WAL mode
@@ -317,12 +311,16 @@ static int configure(struct store *st, char *err, size_t errlen)
 		     "PRAGMA journal_size_limit = 1048576; "
 		     "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF");
 	if (r)
-		snprintf(err, errlen, "database: %s", sqlite3_errmsg(st->db));
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(sq(st)->db));
 	return r;
 }
 
-int store_open(const char *path, int flags, struct store **out, char *err, size_t errlen)
+static void sqlite_close(struct store *st);
+
+static int sqlite_open(const char *path, const struct store_options *opt, int flags, struct store **out,
+		       char *err, size_t errlen)
 {
+	struct sqlite_store *s;
 	struct store *st;
 	int r;
 
@@ -330,18 +328,20 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	r = check_path(path, flags, err, errlen);
 	if (r)
 		return r;
-	st = calloc(1, sizeof(*st));
-	if (!st)
+	s = calloc(1, sizeof(*s));
+	if (!s)
 		return -ENOMEM;
-	r = map_rc(sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
+	st = &s->base;
+	st->be = &store_sqlite;
+	r = map_rc(sqlite3_open_v2(path, &sq(st)->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW
 				   | SQLITE_OPEN_FULLMUTEX, NULL));
-	if (st->db)
-		sqlite3_extended_result_codes(st->db, 1);
+	if (sq(st)->db)
+		sqlite3_extended_result_codes(sq(st)->db, 1);
 	if (r) {
-		snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+		snprintf(err, errlen, "%s: %s", path, sq(st)->db ? sqlite3_errmsg(sq(st)->db) : "cannot open");
 		goto fail;
 	}
-	r = configure(st, err, errlen);
+	r = configure(st, store_timeout(opt), err, errlen);
 	if (r == 0)
 		r = run_migrations(st, err, errlen);
 	/*
@@ -352,7 +352,7 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	 * syncing it and the directory.
 	 */
 	if (r == 0)
-		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &(int){ 1 });
+		sqlite3_file_control(sq(st)->db, "main", SQLITE_FCNTL_PERSIST_WAL, &(int){ 1 });
 	if (r == 0)
 		r = prepare_all(st, err, errlen);
 	if (r)
@@ -360,171 +360,151 @@ int store_open(const char *path, int flags, struct store **out, char *err, size_
 	*out = st;
 	return 0;
 fail:
-	store_close(st);
+	sqlite_close(st);
 	return r;
 }
 
-void store_close(struct store *st)
+static void sqlite_close(struct store *st)
 {
 	if (!st)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(st->stmt[i]);
-	sqlite3_close(st->db);
+		sqlite3_finalize(sq(st)->stmt[i]);
+	sqlite3_close(sq(st)->db);
 	free(st);
 }
 
-const char *store_errmsg(struct store *st)
+static const char *sqlite_errmsg(struct store *st)
 {
-	return sqlite3_errmsg(st->db);
+	return sqlite3_errmsg(sq(st)->db);
 }
 
 /* Run a prepared statement to completion; reset it whatever happens. */
+/*
+ * Binding a text or a blob copies it (SQLITE_TRANSIENT), and the copy can
+ * fail. The parameter then stays NULL, and a statement run anyway would
+ * look up nobody (the right details "do not match"), or append an audit row
+ * that lost a field its chain hash covers (found by error injection). So
+ * the first failure of a bind is kept, and the next step does not run but
+ * returns it. Binds and their step are always in one function of one
+ * process (the import hashes in processes, not threads).
+ */
+static int bind_failure = SQLITE_OK;
+
+static int keep_failure(int rc)
+{
+	if (rc != SQLITE_OK && bind_failure == SQLITE_OK)
+		bind_failure = rc;
+	return rc;
+}
+
+static int bind_text(sqlite3_stmt *s, int col, const char *text, int n, void (*del)(void *))
+{
+	return keep_failure(sqlite3_bind_text(s, col, text, n, del));
+}
+
+static int bind_blob(sqlite3_stmt *s, int col, const void *data, int n, void (*del)(void *))
+{
+	return keep_failure(sqlite3_bind_blob(s, col, data, n, del));
+}
+
+static int step(sqlite3_stmt *s)
+{
+	int b = bind_failure;
+
+	bind_failure = SQLITE_OK;
+	if (b != SQLITE_OK) {
+		sqlite3_clear_bindings(s);
+		return b;
+	}
+	return sqlite3_step(s);
+}
+
 static int step_done(sqlite3_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc = step(s);
 
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : map_rc(rc == SQLITE_ROW ? SQLITE_MISUSE : rc);
 }
 
-/*
- * Binding a text or a blob copies it (SQLITE_TRANSIENT), and the copy can
- * fail. The parameter then stays NULL, and the statement run anyway would
- * look up nobody (the right details "do not match"), or append an audit row
- * that lost a field its chain hash covers. So a statement keeps the first
- * failure of its binds in *b, and is not run with one.
- */
-static void bind_text(sqlite3_stmt *s, int col, const char *text, int *b)
+static int sqlite_begin(struct store *st)
 {
-	int rc = sqlite3_bind_text(s, col, text, -1, SQLITE_TRANSIENT);
-
-	if (*b == SQLITE_OK)
-		*b = rc;
+	return step_done(sq(st)->stmt[ST_BEGIN]);
 }
 
-static void bind_blob(sqlite3_stmt *s, int col, const void *data, int n, int *b)
+static int sqlite_commit(struct store *st)
 {
-	int rc = sqlite3_bind_blob(s, col, data, n, SQLITE_TRANSIENT);
-
-	if (*b == SQLITE_OK)
-		*b = rc;
+	return step_done(sq(st)->stmt[ST_COMMIT]);
 }
 
-/* step_done, unless a bind failed: then the statement does not run. */
-static int step_bound(sqlite3_stmt *s, int b)
+static void sqlite_rollback(struct store *st)
 {
-	if (b != SQLITE_OK) {
-		sqlite3_clear_bindings(s);
-		return map_rc(b);
-	}
-	return step_done(s);
+	if (!sqlite3_get_autocommit(sq(st)->db))
+		step_done(sq(st)->stmt[ST_ROLLBACK]);
 }
 
-int store_begin(struct store *st)
+/* The copy is made into an empty file of mode 0600: as private as the database, whatever the umask. */
+static int sqlite_snapshot(struct store *st, const char *path)
 {
-	return step_done(st->stmt[ST_BEGIN]);
-}
-
-int store_commit(struct store *st)
-{
-	return step_done(st->stmt[ST_COMMIT]);
-}
-
-void store_rollback(struct store *st)
-{
-	if (!sqlite3_get_autocommit(st->db))
-		step_done(st->stmt[ST_ROLLBACK]);
-}
-
-int store_snapshot(struct store *st, const char *path)
-{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	sqlite3_stmt *s;
-	int b = SQLITE_OK, rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+	int rc;
 
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	rc = sqlite3_prepare_v2(sq(st)->db, "VACUUM INTO ?1", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
-	bind_text(s, 1, path, &b);
-	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
+	bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
+	rc = step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : map_rc(rc);
 }
 
-int store_schema_version(struct store *st, int *version)
+static int sqlite_schema_version(struct store *st, int *version)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	rc = sqlite3_prepare_v2(sq(st)->db, "PRAGMA user_version", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return map_rc(rc);
-	rc = sqlite3_step(s);
+	rc = step(s);
 	if (rc == SQLITE_ROW)
 		*version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-static void copy_text(char *dst, size_t size, sqlite3_stmt *s, int col)
+/* Column i of the current row as text; NULL for SQL NULL. */
+static const char *column_of(void *stmt, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, col);
-
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
+	return (const char *)sqlite3_column_text(stmt, i);
 }
 
 static void read_person(sqlite3_stmt *s, struct person *p)
 {
-	memset(p, 0, sizeof(*p));
-	p->rowid = sqlite3_column_int64(s, 0);
-	copy_text(p->id_number, sizeof(p->id_number), s, 1);
-	copy_text(p->student_number, sizeof(p->student_number), s, 2);
-	copy_text(p->given_name, sizeof(p->given_name), s, 3);
-	copy_text(p->family_name, sizeof(p->family_name), s, 4);
-	p->kind = sqlite3_column_int(s, 5);
-	copy_text(p->programme, sizeof(p->programme), s, 6);
-	copy_text(p->fee_paid_on, sizeof(p->fee_paid_on), s, 7);
-	copy_text(p->username, sizeof(p->username), s, 8);
-	copy_text(p->email, sizeof(p->email), s, 9);
-	copy_text(p->pin_hash, sizeof(p->pin_hash), s, 10);
-	p->pin_expires = sqlite3_column_int64(s, 11);
-	p->pin_spent = sqlite3_column_int64(s, 12);
-	p->failures = (unsigned)sqlite3_column_int(s, 13);
-	p->total_failures = (unsigned)sqlite3_column_int(s, 14);
-	p->locks = (unsigned)sqlite3_column_int(s, 15);
-	p->locked_until = sqlite3_column_int64(s, 16);
-	p->uid = sqlite3_column_type(s, 17) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 17);
-	p->state = sqlite3_column_int(s, 18);
-	p->terms_accepted = sqlite3_column_int64(s, 19);
-	copy_text(p->terms_hash, sizeof(p->terms_hash), s, 20);
-	p->created = sqlite3_column_int64(s, 21);
-	p->updated = sqlite3_column_int64(s, 22);
-	p->version = sqlite3_column_int64(s, 23);
-	p->gid = sqlite3_column_type(s, 24) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 24);
-	copy_text(p->home, sizeof(p->home), s, 25);
-	copy_text(p->rename_to, sizeof(p->rename_to), s, 26);
-	p->revoked_from = sqlite3_column_type(s, 27) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 27);
-	p->revoke_expire_set = sqlite3_column_type(s, 28) != SQLITE_NULL;
-	copy_text(p->revoke_expire, sizeof(p->revoke_expire), s, 28);
-	copy_text(p->language, sizeof(p->language), s, 29);
+	store_read_person(p, column_of, s);
 }
 
 /* Empty text is stored as NULL, so UNIQUE applies only to real usernames. */
-static void bind_text_or_null(sqlite3_stmt *s, int col, const char *text, int *b)
+static int bind_text_or_null(sqlite3_stmt *s, int col, const char *text)
 {
 	if (!text || !*text)
-		sqlite3_bind_null(s, col);
-	else
-		bind_text(s, col, text, b);
+		return sqlite3_bind_null(s, col);
+	return bind_text(s, col, text, -1, SQLITE_TRANSIENT);
 }
 
 static int find_one(struct store *st, enum stmt_id id, const char *key, struct person *out)
 {
-	sqlite3_stmt *s = st->stmt[id];
-	int b = SQLITE_OK, rc;
+	sqlite3_stmt *s = sq(st)->stmt[id];
+	int rc;
 
-	bind_text(s, 1, key, &b);
-	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
+	bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	rc = step(s);
 	if (rc == SQLITE_ROW)
 		read_person(s, out);
 	sqlite3_reset(s);
@@ -534,91 +514,46 @@ static int find_one(struct store *st, enum stmt_id id, const char *key, struct p
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-int store_person_by_id_number(struct store *st, const char *id_number, struct person *out)
+static int sqlite_person_by_id_number(struct store *st, const char *id_number, struct person *out)
 {
 	return find_one(st, ST_BY_ID, id_number, out);
 }
 
-int store_person_by_student_number(struct store *st, const char *student_number, struct person *out)
+static int sqlite_person_by_student_number(struct store *st, const char *student_number, struct person *out)
 {
 	return find_one(st, ST_BY_STUDENT, student_number, out);
 }
 
-int store_person_by_username(struct store *st, const char *username, struct person *out)
+static int sqlite_person_by_username(struct store *st, const char *username, struct person *out)
 {
 	return find_one(st, ST_BY_USERNAME, username, out);
 }
 
-static const struct {
-	const char *prefix;
-	enum stmt_id id;
-} key_kinds[] = { { "id:", ST_BY_ID }, { "sn:", ST_BY_STUDENT }, { "user:", ST_BY_USERNAME } };
-
-/* A prefixed KEY asks one column. */
-static int find_prefixed(struct store *st, const char *key, struct person *out, bool *prefixed)
+static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now)
 {
-	for (size_t i = 0; i < sizeof(key_kinds) / sizeof(key_kinds[0]); i++) {
-		size_t n = strlen(key_kinds[i].prefix);
-
-		if (strncmp(key, key_kinds[i].prefix, n) == 0) {
-			*prefixed = true;
-			return find_one(st, key_kinds[i].id, key + n, out);
-		}
-	}
-	*prefixed = false;
-	return -ENOENT;
-}
-
-int store_person_find(struct store *st, const char *key, struct person *out, struct person *other)
-{
-	struct person hit = { .rowid = 0 };
-	bool prefixed, found = false;
-	int r = find_prefixed(st, key, out, &prefixed);
-
-	if (prefixed)
-		return r;
-	for (size_t i = 0; i < sizeof(key_kinds) / sizeof(key_kinds[0]); i++) {
-		r = find_one(st, key_kinds[i].id, key, &hit);
-		if (r == -ENOENT)
-			continue;
-		if (r)
-			return r;
-		if (found && hit.rowid != out->rowid) {
-			*other = hit;
-			return -ENOTUNIQ;
-		}
-		if (!found)
-			*out = hit;
-		found = true;
-	}
-	return found ? 0 : -ENOENT;
-}
-
-static void bind_roster(sqlite3_stmt *s, const struct person *p, int64_t now, int *b)
-{
-	bind_text(s, 2, p->student_number, b);
-	bind_text(s, 3, p->given_name, b);
-	bind_text(s, 4, p->family_name, b);
+	bind_text(s, 2, p->student_number, -1, SQLITE_TRANSIENT);
+	bind_text(s, 3, p->given_name, -1, SQLITE_TRANSIENT);
+	bind_text(s, 4, p->family_name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 5, p->kind);
-	bind_text_or_null(s, 6, p->programme, b);
-	bind_text_or_null(s, 7, p->fee_paid_on, b);
-	bind_text_or_null(s, 8, p->username, b);
-	bind_text_or_null(s, 9, p->email, b);
+	bind_text_or_null(s, 6, p->programme);
+	bind_text_or_null(s, 7, p->fee_paid_on);
+	bind_text_or_null(s, 8, p->username);
+	bind_text_or_null(s, 9, p->email);
 	sqlite3_bind_int64(s, 10, now);
-	bind_text_or_null(s, 13, p->language, b);
+	bind_text_or_null(s, 13, p->language);
 }
 
-int store_person_insert(struct store *st, struct person *p)
+static int sqlite_person_insert(struct store *st, struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_INSERT];
+	sqlite3_stmt *s = sq(st)->stmt[ST_INSERT];
 	int64_t now = time(NULL);
-	int b = SQLITE_OK, r;
+	int r;
 
-	bind_text(s, 1, p->id_number, &b);
-	bind_roster(s, p, now, &b);
-	r = step_bound(s, b);
+	bind_text(s, 1, p->id_number, -1, SQLITE_TRANSIENT);
+	bind_roster(s, p, now);
+	r = step_done(s);
 	if (r == 0) {
-		p->rowid = sqlite3_last_insert_rowid(st->db);
+		p->rowid = sqlite3_last_insert_rowid(sq(st)->db);
 		p->created = p->updated = now;
 		p->state = PERSON_PENDING;
 		p->uid = -1;
@@ -628,7 +563,7 @@ int store_person_insert(struct store *st, struct person *p)
 
 static int changed_one(struct store *st, int r)
 {
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (r == 0 && sqlite3_changes(sq(st)->db) == 0)
 		return -ENOENT;
 	return r;
 }
@@ -640,43 +575,41 @@ static int swapped(struct store *st, int r)
 	return r == -ENOENT ? -ESTALE : r;
 }
 
-int store_person_update_roster(struct store *st, const struct person *p)
+static int sqlite_person_update_roster(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_UPDATE_ROSTER];
-	int b = SQLITE_OK;
+	sqlite3_stmt *s = sq(st)->stmt[ST_UPDATE_ROSTER];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_roster(s, p, time(NULL), &b);
+	bind_roster(s, p, time(NULL));
 	sqlite3_bind_int64(s, 11, p->version);
-	bind_text(s, 12, p->id_number, &b);
-	return swapped(st, step_bound(s, b));
+	bind_text(s, 12, p->id_number, -1, SQLITE_TRANSIENT);
+	return swapped(st, step_done(s));
 }
 
-int store_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
+static int sqlite_person_set_pin(struct store *st, const struct person *p, const char *hash, int64_t expires)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_PIN];
-	int b = SQLITE_OK;
+	sqlite3_stmt *s = sq(st)->stmt[ST_SET_PIN];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_text(s, 2, hash, &b);
+	bind_text(s, 2, hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, expires);
 	sqlite3_bind_int64(s, 4, time(NULL));
 	sqlite3_bind_int64(s, 5, p->version);
-	return swapped(st, step_bound(s, b));
+	return swapped(st, step_done(s));
 }
 
-int store_person_unlock(struct store *st, int64_t rowid)
+static int sqlite_person_unlock(struct store *st, int64_t rowid)
 {
-	sqlite3_stmt *s = st->stmt[ST_UNLOCK];
+	sqlite3_stmt *s = sq(st)->stmt[ST_UNLOCK];
 
 	sqlite3_bind_int64(s, 1, rowid);
 	sqlite3_bind_int64(s, 2, time(NULL));
 	return changed_one(st, step_done(s));
 }
 
-int store_person_set_state(struct store *st, const struct person *p, int state)
+static int sqlite_person_set_state(struct store *st, const struct person *p, int state)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_STATE];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SET_STATE];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int(s, 2, state);
@@ -688,41 +621,40 @@ int store_person_set_state(struct store *st, const struct person *p, int state)
 /* One text column of p (?2; NULL text: NULL), compare-and-swap on its version (?4). */
 static int set_text_swapped(struct store *st, enum stmt_id id, const struct person *p, const char *text)
 {
-	sqlite3_stmt *s = st->stmt[id];
-	int b = SQLITE_OK;
+	sqlite3_stmt *s = sq(st)->stmt[id];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_text(s, 2, text, &b);	/* NULL binds NULL; "" stays "" */
+	bind_text(s, 2, text, -1, SQLITE_TRANSIENT);	/* NULL binds NULL; "" stays "" */
 	sqlite3_bind_int64(s, 3, time(NULL));
 	sqlite3_bind_int64(s, 4, p->version);
-	return swapped(st, step_bound(s, b));
+	return swapped(st, step_done(s));
 }
 
-int store_person_set_username(struct store *st, const struct person *p, const char *username)
+static int sqlite_person_set_username(struct store *st, const struct person *p, const char *username)
 {
 	return set_text_swapped(st, ST_SET_USERNAME, p, username);
 }
 
-int store_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
+static int sqlite_person_set_revoke_expire(struct store *st, const struct person *p, const char *expire)
 {
 	return set_text_swapped(st, ST_SET_REVOKE_EXPIRE, p, expire);
 }
 
-int store_person_set_rename_to(struct store *st, const struct person *p, const char *username)
+static int sqlite_person_set_rename_to(struct store *st, const struct person *p, const char *username)
 {
-	return set_text_swapped(st, ST_SET_RENAME_TO, p, username && username[0] ? username : NULL);
+	return set_text_swapped(st, ST_SET_RENAME_TO, p, username);
 }
 
-int store_person_foreach(struct store *st, int state,
+static int sqlite_person_foreach(struct store *st, int state,
 			 int (*cb)(const struct person *p, void *ctx), void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[state < 0 ? ST_ALL : ST_BY_STATE];
+	sqlite3_stmt *s = sq(st)->stmt[state < 0 ? ST_ALL : ST_BY_STATE];
 	struct person p;
 	int rc = SQLITE_DONE, r = 0;
 
 	if (state >= 0)
 		sqlite3_bind_int(s, 1, state);
-	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (r == 0 && (rc = step(s)) == SQLITE_ROW) {
 		read_person(s, &p);
 		r = cb(&p, ctx);
 	}
@@ -733,9 +665,9 @@ int store_person_foreach(struct store *st, int state,
 	return r;
 }
 
-int store_person_set_failures(struct store *st, const struct person *p)
+static int sqlite_person_set_failures(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_SET_FAILURES];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SET_FAILURES];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, p->failures);
@@ -747,14 +679,14 @@ int store_person_set_failures(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
-int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
+static int sqlite_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
 {
-	sqlite3_stmt *s = st->stmt[ST_THROTTLE_COUNT];
-	int b = SQLITE_OK, rc;
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_COUNT];
+	int rc;
 
-	bind_text(s, 1, rhost, &b);
+	bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, since);
-	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
+	rc = step(s);
 	if (rc == SQLITE_ROW)
 		*count = (unsigned)sqlite3_column_int(s, 0);
 	sqlite3_reset(s);
@@ -762,33 +694,33 @@ int store_throttle_count(struct store *st, const char *rhost, int64_t since, uns
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-int store_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
+static int sqlite_throttle_add(struct store *st, const char *rhost, int64_t at, int64_t prune_before)
 {
-	sqlite3_stmt *s = st->stmt[ST_THROTTLE_PRUNE];
-	int b = SQLITE_OK, r;
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_PRUNE];
+	int r;
 
 	sqlite3_bind_int64(s, 1, prune_before);
 	r = step_done(s);
 	if (r)
 		return r;
-	s = st->stmt[ST_THROTTLE_ADD];
-	bind_text(s, 1, rhost, &b);
+	s = sq(st)->stmt[ST_THROTTLE_ADD];
+	bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, at);
-	return step_bound(s, b);
+	return step_done(s);
 }
 
-int store_throttle_rebase(struct store *st, int64_t now)
+static int sqlite_throttle_rebase(struct store *st, int64_t now)
 {
-	sqlite3_stmt *s = st->stmt[ST_THROTTLE_REBASE];
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_REBASE];
 
 	sqlite3_bind_int64(s, 1, now);
 	return step_done(s);
 }
 
-int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
+static int sqlite_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
 {
-	sqlite3_stmt *s = st->stmt[ST_AUDIT_LAST];
-	int rc = sqlite3_step(s);
+	sqlite3_stmt *s = sq(st)->stmt[ST_AUDIT_LAST];
+	int rc = step(s);
 
 	memset(hash, 0, 32);
 	*empty = rc != SQLITE_ROW;
@@ -800,24 +732,23 @@ int store_audit_last_hash(struct store *st, unsigned char hash[32], int *empty)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : map_rc(rc);
 }
 
-int store_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
+static int sqlite_audit_insert(struct store *st, const struct store_audit *a, const unsigned char hash[32])
 {
-	sqlite3_stmt *s = st->stmt[ST_AUDIT_INSERT];
-	int b = SQLITE_OK;
+	sqlite3_stmt *s = sq(st)->stmt[ST_AUDIT_INSERT];
 
 	sqlite3_bind_int64(s, 1, a->at);
-	bind_text(s, 2, a->event, &b);
+	bind_text(s, 2, a->event, -1, SQLITE_TRANSIENT);
 	if (a->person > 0)
 		sqlite3_bind_int64(s, 3, a->person);
 	else
 		sqlite3_bind_null(s, 3);	/* a reset keeps the last row's person */
-	bind_text_or_null(s, 4, a->username, &b);
-	bind_text_or_null(s, 5, a->service, &b);
-	bind_text_or_null(s, 6, a->rhost, &b);
-	bind_text_or_null(s, 7, a->tty, &b);
-	bind_text(s, 8, a->result, &b);
-	bind_blob(s, 9, hash, 32, &b);
-	return step_bound(s, b);
+	bind_text_or_null(s, 4, a->username);
+	bind_text_or_null(s, 5, a->service);
+	bind_text_or_null(s, 6, a->rhost);
+	bind_text_or_null(s, 7, a->tty);
+	bind_text(s, 8, a->result, -1, SQLITE_TRANSIENT);
+	bind_blob(s, 9, hash, 32, SQLITE_TRANSIENT);
+	return step_done(s);
 }
 
 static const char *column_text(sqlite3_stmt *s, int col)
@@ -842,16 +773,16 @@ static void read_audit_row(sqlite3_stmt *s, struct store_audit_row *row)
 		memcpy(row->hash, sqlite3_column_blob(s, 9), 32);
 }
 
-int store_audit_foreach(struct store *st, int64_t since, int64_t person,
+static int sqlite_audit_foreach(struct store *st, int64_t since, int64_t person,
 			int (*cb)(const struct store_audit_row *row, void *ctx), void *ctx)
 {
-	sqlite3_stmt *s = st->stmt[ST_AUDIT_ROWS];
+	sqlite3_stmt *s = sq(st)->stmt[ST_AUDIT_ROWS];
 	struct store_audit_row row;
 	int rc = SQLITE_DONE, r = 0;
 
 	sqlite3_bind_int64(s, 1, since);
 	sqlite3_bind_int64(s, 2, person);
-	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (r == 0 && (rc = step(s)) == SQLITE_ROW) {
 		read_audit_row(s, &row);
 		r = cb(&row, ctx);
 	}
@@ -861,86 +792,190 @@ int store_audit_foreach(struct store *st, int64_t since, int64_t person,
 	return r;
 }
 
-int store_person_reserve(struct store *st, const struct person *p)
+static int sqlite_person_reserve(struct store *st, const struct person *p)
 {
-	sqlite3_stmt *s = st->stmt[ST_RESERVE];
-	int b = SQLITE_OK;
+	sqlite3_stmt *s = sq(st)->stmt[ST_RESERVE];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_text(s, 2, p->username, &b);
+	bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 3, p->terms_accepted);
-	bind_text_or_null(s, 4, p->terms_hash, &b);
+	bind_text_or_null(s, 4, p->terms_hash);
 	sqlite3_bind_int64(s, 5, time(NULL));
 	sqlite3_bind_int64(s, 6, p->version);
-	return swapped(st, step_bound(s, b));
+	return swapped(st, step_done(s));
 }
 
-int store_person_spend_pin(struct store *st, struct person *p, bool spent)
+static int sqlite_person_spend_pin(struct store *st, struct person *p, bool spent)
 {
-	sqlite3_stmt *s = st->stmt[ST_SPEND_PIN];
+	sqlite3_stmt *s = sq(st)->stmt[ST_SPEND_PIN];
 	int64_t now = time(NULL);
-	int b = SQLITE_OK, r;
+	int r;
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, spent ? now : 0);
-	bind_text(s, 3, p->pin_hash, &b);
+	bind_text(s, 3, p->pin_hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 4, now);
 	sqlite3_bind_int64(s, 5, spent ? 0 : p->pin_spent);
-	r = swapped(st, step_bound(s, b));
+	r = swapped(st, step_done(s));
 	if (r == 0)
 		p->pin_spent = spent ? now : 0;
 	return r;
 }
 
-int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid, const char *home)
-{
-	sqlite3_stmt *s = st->stmt[ST_INTENT];
-	int b = SQLITE_OK;
-
-	sqlite3_bind_int64(s, 1, p->rowid);
-	bind_text(s, 2, p->username, &b);
-	sqlite3_bind_int64(s, 3, uid);
-	sqlite3_bind_int64(s, 4, gid);
-	bind_text(s, 5, home, &b);
-	sqlite3_bind_int64(s, 6, time(NULL));
-	return swapped(st, step_bound(s, b));
-}
-
-static int count_other(sqlite3_stmt *s, int64_t self, int b, bool *held)
+static int count_other(sqlite3_stmt *s, int64_t self, bool *held)
 {
 	int rc;
 
 	sqlite3_bind_int64(s, 2, self);
-	rc = b == SQLITE_OK ? sqlite3_step(s) : b;
+	rc = step(s);
 	*held = rc != SQLITE_ROW || sqlite3_column_int64(s, 0) > 0;	/* fail closed */
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW ? 0 : map_rc(rc);
 }
 
-int store_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
+static int sqlite_person_id_held(struct store *st, int64_t id, int64_t self, bool *held)
 {
-	sqlite3_bind_int64(st->stmt[ST_UID_HELD], 1, id);
-	return count_other(st->stmt[ST_UID_HELD], self, SQLITE_OK, held);
+	sqlite3_bind_int64(sq(st)->stmt[ST_UID_HELD], 1, id);
+	return count_other(sq(st)->stmt[ST_UID_HELD], self, held);
 }
 
-int store_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
+static int sqlite_person_name_pending(struct store *st, const char *name, int64_t self, bool *pending)
 {
-	int b = SQLITE_OK;
-
-	bind_text(st->stmt[ST_NAME_PENDING], 1, name, &b);
-	return count_other(st->stmt[ST_NAME_PENDING], self, b, pending);
+	bind_text(sq(st)->stmt[ST_NAME_PENDING], 1, name, -1, SQLITE_TRANSIENT);
+	return count_other(sq(st)->stmt[ST_NAME_PENDING], self, pending);
 }
 
-int store_person_activate(struct store *st, const struct person *p)
+/* An intent holds its ids for the campus: -EEXIST when another person's holds one (the caller chooses again). */
+static int sqlite_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
+				       const char *home)
 {
-	sqlite3_stmt *s = st->stmt[ST_ACTIVATE];
-	int b = SQLITE_OK;
+	sqlite3_stmt *s = sq(st)->stmt[ST_INTENT];
+	bool held = true;
+	int r = sqlite_person_id_held(st, uid, p->rowid, &held);
+
+	if (r == 0 && !held && gid != uid)
+		r = sqlite_person_id_held(st, gid, p->rowid, &held);
+	if (r || held)
+		return r ? r : -EEXIST;
+	sqlite3_bind_int64(s, 1, p->rowid);
+	bind_text(s, 2, p->username, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, uid);
+	sqlite3_bind_int64(s, 4, gid);
+	bind_text(s, 5, home, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 6, time(NULL));
+	return swapped(st, step_done(s));
+}
+
+static int sqlite_person_activate(struct store *st, const struct person *p)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_ACTIVATE];
 
 	sqlite3_bind_int64(s, 1, p->rowid);
 	sqlite3_bind_int64(s, 2, p->uid);
 	sqlite3_bind_int64(s, 3, time(NULL));
-	bind_text(s, 4, p->username, &b);
-	bind_text(s, 5, p->pin_hash, &b);
-	return swapped(st, step_bound(s, b));
+	bind_text(s, 4, p->username, -1, SQLITE_TRANSIENT);
+	bind_text(s, 5, p->pin_hash, -1, SQLITE_TRANSIENT);
+	return swapped(st, step_done(s));
 }
+
+/* --- store_copy ------------------------------------------------------------- */
+
+static int sqlite_throttle_foreach(struct store *st, int (*cb)(const char *rhost, int64_t at, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_ALL];
+	int rc = SQLITE_DONE, r = 0;
+
+	while (r == 0 && (rc = step(s)) == SQLITE_ROW)
+		r = cb(column_text(s, 0), sqlite3_column_int64(s, 1), ctx);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(rc);
+	sqlite3_reset(s);
+	return r;
+}
+
+static int sqlite_copy_person(struct store *st, const struct person *p)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_COPY_PERSON];
+	struct store_person_values v = { 0 };
+
+	store_person_values(p, &v);
+	for (int i = 0; i < STORE_PERSON_NCOLUMNS; i++) {
+		if (!v.v[i])
+			sqlite3_bind_null(s, i + 1);
+		else if (v.number[i])
+			sqlite3_bind_int64(s, i + 1, strtoll(v.v[i], NULL, 10));
+		else
+			bind_text(s, i + 1, v.v[i], -1, SQLITE_TRANSIENT);
+	}
+	return step_done(s);
+}
+
+static int sqlite_copy_throttle(struct store *st, const char *rhost, int64_t at)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_ADD];
+
+	bind_text(s, 1, rhost, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, at);
+	return step_done(s);
+}
+
+static int sqlite_copy_audit(struct store *st, const struct store_audit_row *row)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_COPY_AUDIT];
+
+	sqlite3_bind_int64(s, 1, row->seq);
+	sqlite3_bind_int64(s, 2, row->ev.at);
+	bind_text(s, 3, row->ev.event, -1, SQLITE_TRANSIENT);
+	if (row->ev.person > 0)
+		sqlite3_bind_int64(s, 4, row->ev.person);
+	bind_text(s, 5, row->ev.username, -1, SQLITE_TRANSIENT);
+	bind_text(s, 6, row->ev.service, -1, SQLITE_TRANSIENT);
+	bind_text(s, 7, row->ev.rhost, -1, SQLITE_TRANSIENT);
+	bind_text(s, 8, row->ev.tty, -1, SQLITE_TRANSIENT);
+	bind_text(s, 9, row->ev.result, -1, SQLITE_TRANSIENT);
+	bind_blob(s, 10, row->hash, 32, SQLITE_TRANSIENT);
+	return step_done(s);
+}
+
+const struct store_backend store_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.errmsg = sqlite_errmsg,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.schema_version = sqlite_schema_version,
+	.snapshot = sqlite_snapshot,
+	.by_id_number = sqlite_person_by_id_number,
+	.by_student_number = sqlite_person_by_student_number,
+	.by_username = sqlite_person_by_username,
+	.insert = sqlite_person_insert,
+	.update_roster = sqlite_person_update_roster,
+	.set_pin = sqlite_person_set_pin,
+	.unlock = sqlite_person_unlock,
+	.set_username = sqlite_person_set_username,
+	.set_rename_to = sqlite_person_set_rename_to,
+	.set_revoke_expire = sqlite_person_set_revoke_expire,
+	.set_state = sqlite_person_set_state,
+	.set_failures = sqlite_person_set_failures,
+	.reserve = sqlite_person_reserve,
+	.record_intent = sqlite_person_record_intent,
+	.id_held = sqlite_person_id_held,
+	.name_pending = sqlite_person_name_pending,
+	.spend_pin = sqlite_person_spend_pin,
+	.activate = sqlite_person_activate,
+	.throttle_count = sqlite_throttle_count,
+	.throttle_add = sqlite_throttle_add,
+	.throttle_rebase = sqlite_throttle_rebase,
+	.audit_last_hash = sqlite_audit_last_hash,
+	.audit_insert = sqlite_audit_insert,
+	.audit_foreach = sqlite_audit_foreach,
+	.person_foreach = sqlite_person_foreach,
+	.begin_copy = sqlite_begin,
+	.throttle_foreach = sqlite_throttle_foreach,
+	.copy_person = sqlite_copy_person,
+	.copy_throttle = sqlite_copy_throttle,
+	.copy_audit = sqlite_copy_audit,
+};

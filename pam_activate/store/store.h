@@ -1,6 +1,8 @@
 /*
  * store.h: the activation database. The only interface that speaks SQL; the
- * rest of the code sees people, throttle counts and audit rows.
+ * rest of the code sees people, throttle counts and audit rows. Two
+ * backends behind it (store.c picks one): SQLite (sqlite.c), a file on this
+ * machine, and PostgreSQL (postgres.c), one database for a whole campus.
  */
 #ifndef ACTIVATE_STORE_H
 #define ACTIVATE_STORE_H
@@ -9,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "person.h"
 
 struct store;
@@ -18,26 +21,76 @@ struct store;
 /* The schema version this build writes; older files are migrated on open. */
 #define STORE_SCHEMA_VERSION 3
 
+/* How to reach a PostgreSQL store; SQLite uses the timeout alone. */
+struct store_options {
+	const char *password_file;	/* the role's password: a root-only file; NULL or "": none */
+	const char *ca_file;		/* the CA a TCP connection is verified against (verify-full) */
+	unsigned timeout;		/* seconds a connection or a transaction may wait; 0: 10 */
+};
+
 /*
- * Open (and with STORE_CREATE create) the database at path. The file must be
- * a regular file owned by root, not a symlink, without group or other access,
- * in a directory only root can write. err says why on failure.
+ * Open the database named by database: "sqlite:PATH" or an absolute PATH
+ * (SQLite; with STORE_CREATE the file is created if missing), or a
+ * "postgresql://" or "postgres://" URL (PostgreSQL; the database must
+ * exist, STORE_CREATE changes nothing). Either way the schema is brought
+ * to STORE_SCHEMA_VERSION. A SQLite file must be a regular file owned by
+ * root, not a symlink, without group or other access, in a directory only
+ * root can write. err says why on failure. store_open uses no options.
  */
-int store_open(const char *path, int flags, struct store **out, char *err, size_t errlen);
+int store_open(const char *database, int flags, struct store **out, char *err, size_t errlen);
+int store_open_with(const char *database, const struct store_options *opt, int flags, struct store **out,
+		    char *err, size_t errlen);
+/* ...with the database and its options from the configuration. */
+int store_open_config(const struct config *cfg, int flags, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 
-/* The last SQLite error, for logs. */
+/* The file of a SQLite database value (PATH or sqlite:PATH); NULL for any other. */
+const char *store_sqlite_path(const char *database);
+
+/* Which backend st is: "sqlite" or "postgresql". */
+const char *store_backend_name(struct store *st);
+
+/* The last error of the backend, for logs (never a password). */
 const char *store_errmsg(struct store *st);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Every change runs inside one. */
+/*
+ * Begin, commit, roll back. Every change runs inside one. SQLite: BEGIN
+ * IMMEDIATE, the whole file's write lock. PostgreSQL: READ COMMITTED, each
+ * person read inside it locks the row (FOR UPDATE) as SQLite's lock would.
+ */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/*
+ * fn inside one transaction: committed if fn returns 0, else rolled back.
+ * A transaction the server ended for a conflict with another machine's
+ * (PostgreSQL: a deadlock, a serialization failure, a race on a unique
+ * value: -EDEADLK) is run again, a few times at most; so fn decides on
+ * what it reads inside, and running it again decides anew.
+ */
+int store_transaction(struct store *st, int (*fn)(struct store *st, void *ctx), void *ctx);
+
 int store_schema_version(struct store *st, int *version);
 
-/* A consistent copy of the whole database in a new file at path (VACUUM INTO). */
+/*
+ * A consistent copy of the whole database in a new SQLite file at path
+ * (SQLite: VACUUM INTO; PostgreSQL: every row copied, in one snapshot).
+ */
 int store_snapshot(struct store *st, const char *path);
+
+/*
+ * Every row of from (people, throttle, audit) into to, as they are: rowids,
+ * versions, seq and hashes kept. from is read in one snapshot (SQLite:
+ * under its write lock, so nothing is written meanwhile); to is written in
+ * one transaction, all or nothing. to should be empty (see store_count).
+ */
+int store_copy(struct store *from, struct store *to);
+
+struct store_counts {
+	int64_t people, throttle, audit;
+};
+int store_count(struct store *st, struct store_counts *out);
 
 /*
  * Look a person up by a KEY: an ID number, a student number or a username,
@@ -95,7 +148,9 @@ int store_person_reserve(struct store *st, const struct person *p);
  * The intent of a provisioning person: the ids and home its account will
  * have, recorded before the first account file changes, so that any later
  * attempt knows every partial state as its own. Only while p is
- * provisioning under p->username (else -ESTALE).
+ * provisioning under p->username (else -ESTALE), and only while no other
+ * person holds uid or gid as either (else -EEXIST: another machine's
+ * intent took it meanwhile; choose again).
  */
 int store_person_record_intent(struct store *st, const struct person *p, int64_t uid, int64_t gid,
 			       const char *home);

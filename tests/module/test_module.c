@@ -2473,6 +2473,21 @@ static void test_broken_setup_fails_closed_for_trigger(void **state)
 	expect_no_log(&s, "[prompt]");
 }
 
+/* A PostgreSQL store nobody answers on: the person is told, and the helper gives up at once. */
+static void test_store_unreachable_is_unavailable(void **state)
+{
+	struct script s = SCRIPT("1001", "5001", "11111111");
+	char text[4 * PATH_MAX];
+
+	(void)state;
+	snprintf(text, sizeof(text), "database = postgresql:///activate?host=%s/no-server&port=1\n"
+		 "pepper_file = %s/pepper\nrun_dir = %s/run\nsysroot = %s/root\n", sandbox, sandbox, sandbox, sandbox);
+	tu_write_file(conf, text, strlen(text), 0600);
+	assert_int_equal(authenticate("activate", "activate", NULL, &s), PAM_AUTHINFO_UNAVAIL);
+	expect_log(&s, "[error] The activation service is not available right now.");
+	expect_no_log(&s, "[prompt]");
+}
+
 /* --- the helper misbehaving --------------------------------------------------- */
 
 /* The pid of a helper of this sandbox that is running, or 0. */
@@ -3220,6 +3235,7 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_ordinary_user_passes_through, reset),
 		cmocka_unit_test_setup(test_trigger_denied_by_account, reset),
 		cmocka_unit_test_setup(test_broken_setup_fails_closed_for_trigger, reset),
+		cmocka_unit_test_setup(test_store_unreachable_is_unavailable, reset),
 		cmocka_unit_test_setup(test_helper_faults_deny, reset),
 		cmocka_unit_test_setup(test_application_killed_mid_dialogue, reset),
 		cmocka_unit_test_setup(test_not_root_fails_closed, reset),

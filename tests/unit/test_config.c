@@ -160,7 +160,8 @@ static void test_defaults_round_trip(void **state)
 	assert_non_null(f);
 #define S(k) fprintf(f, #k " = %s\n", d.k)
 #define U(k) fprintf(f, #k " = %u\n", d.k)
-	S(trigger_user); S(language); S(database); S(pepper_file); S(sysroot); S(run_dir);
+	S(trigger_user); S(language); S(database); S(database_password_file); S(database_ca_file);
+	U(database_timeout); S(pepper_file); S(sysroot); S(run_dir);
 	fprintf(f, "on_success = %s\n", config_on_success_name(d.on_success));
 	U(max_tries); U(max_attempts); U(lock_time); U(lock_time_max); U(max_total_failures);
 	U(throttle_failures); U(throttle_window); S(throttle_networks); U(pin_length); U(pin_ttl_days);
@@ -279,6 +280,27 @@ static void test_file_good(void **state)
 	assert_memory_equal(&cfg, &want, sizeof(cfg));
 }
 
+/* The database forms store_open takes: a path, sqlite:PATH, a PostgreSQL URL. */
+static void test_database_values(void **state)
+{
+	static const char *const good[] = {
+		"/var/lib/pam_activate/activate.db", "sqlite:/srv/activate.db",
+		"postgresql://activate@db.example.edu:5432/activate?connect_timeout=5",
+		"postgres:///activate?host=/run/postgresql", "postgresql://db.example.edu/activate",
+	};
+	struct config cfg;
+	char err[CONFIG_ERROR_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(good); i++) {
+		config_defaults(&cfg);
+		err[0] = '\0';
+		if (config_set(&cfg, "database", good[i], err, sizeof(err)) != 0)
+			fail_msg("database = %s refused: %s", good[i], err);
+		assert_string_equal(cfg.database, good[i]);
+	}
+}
+
 static void test_file_empty_and_comments_only(void **state)
 {
 	static const struct {
@@ -358,6 +380,16 @@ static void test_file_errors(void **state)
 		{ "NUL in comment", T("# a\0b\n"), 1, "NUL byte in line" },
 		{ "relative path", T("database = var/lib/activate.db\n"), 1,
 		  "database: must be an absolute path" },
+		{ "relative sqlite: path", T("database = sqlite:activate.db\n"), 1, "database: must be an absolute path" },
+		{ "another database", T("database = mysql://db/activate\n"), 1,
+		  "database: must be an absolute path, sqlite:PATH or a postgresql:// URL" },
+		{ "a password in the URL", T("database = postgresql://activate:s3cret@db/activate\n"), 1,
+		  "database: a password in the URL; put it in database_password_file" },
+		{ "a password parameter", T("database = postgres://db/activate?password=s3cret\n"), 1,
+		  "database: a password in the URL" },
+		{ "database_timeout 0", T("database_timeout = 0\n"), 1, "database_timeout: must be between 1 and 3600" },
+		{ "relative password file", T("database_password_file = pw\n"), 1,
+		  "database_password_file: must be an absolute path" },
 		{ "relative optional path", T("hook = hook.sh\n"), 1, "hook: must be an absolute path" },
 		{ "empty required path", T("database =\n"), 1, "database: must" },
 		{ "on_success maybe", T("on_success = maybe\n"), 1, "on_success: expected deny or login" },
@@ -610,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_round_trip),
 		cmocka_unit_test(test_shipped_conf_documents_every_key),
 		cmocka_unit_test(test_file_good),
+		cmocka_unit_test(test_database_values),
 		cmocka_unit_test(test_file_empty_and_comments_only),
 		cmocka_unit_test(test_file_missing),
 		cmocka_unit_test(test_file_errors),

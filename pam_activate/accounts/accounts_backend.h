@@ -1,5 +1,5 @@
 /*
- * backend.h: the table each accounts backend fills (files.c, ldap.c), private
+ * accounts_backend.h: the table each accounts backend fills (files.c, ldap.c), private
  * to accounts/. accounts.c picks one by the configuration's "accounts" key and
  * forwards the calls of accounts.h to it; the meaning of each entry is that of
  * the accounts.h function of the same name.
