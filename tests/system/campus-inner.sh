@@ -29,10 +29,13 @@ name="slapd starts on the bridge (cn=config, mdb, unique uid and uidNumber, TLS)
 check slapd_start "$work/ldap" 10.77.0.1 389
 tr -d '\n' <"$work/ldap/bind.secret" >"$work/ldap/bind.pw"	# ldapadd -y takes the file's bytes, newline and all
 name="PostgreSQL 15 starts on the bridge"
-check pg_start "$work/pg" 10.77.0.1 5432
+check pg_start 10.77.0.1 5432
 
 # --- the machines -------------------------------------------------------------
-export work ldap_uri ldap_base
+# one store for every machine, and so one pepper
+campus_database=$pg_url
+install -m 0400 /dev/null "$work/pepper" && head -c 32 /dev/urandom >"$work/pepper"
+export work ldap_uri ldap_base campus_database pg_dir
 for n in $(seq "$machines"); do
 	unshare --net --mount --propagation private bash "$here/campus-machine.sh" "$n" >"$work/m$n.log" 2>&1 &
 	pid=$!
@@ -98,6 +101,8 @@ ctl="$build/activatectl --config /etc/security/activate.conf"
 cat >"$work/roster.csv" <<'CSV'
 id_number,student_number,given_name,family_name,kind,programme,fee_paid_on
 5001,9001,Ola,Nordmann,student,Informatics,2026-08-14
+5002,9002,Kari,Holm,student,Informatics,2026-08-14
+5003,9003,Per,Lund,student,Informatics,2026-08-14
 CSV
 machine 1 $ctl import "$work/roster.csv" >/dev/null
 machine 1 $ctl issue --pending --output "$work/pins.csv" >/dev/null 2>&1
@@ -113,4 +118,33 @@ for n in $(seq 2 "$machines"); do
 done
 name="machine 1: no home was made there by the helper (accounts = ldap)"
 check machine 1 sh -c "[ ! -e /home/${user1:-none} ]"
+
+# --- one store: the same PIN on two machines at once, a lock made on one ------------
+both() {	# the same details on machines 2 and 3 at once: exactly one activation
+	local rc2 rc3 p2 p3
+	env host=10.77.0.12 expect -f "$here/ssh.exp" activate 5002 9002 "$(pin 5002)" own Tr0ika-Samtidig-52 >"$work/m2.out" 2>&1 &
+	p2=$!
+	env host=10.77.0.13 expect -f "$here/ssh.exp" activate 5002 9002 "$(pin 5002)" own Tr0ika-Samtidig-52 >"$work/m3.out" 2>&1 &
+	p3=$!
+	wait "$p2"; rc2=$?
+	wait "$p3"; rc3=$?
+	echo "machine 2: $rc2, machine 3: $rc3"
+	[ $((rc2 == 0)) -ne $((rc3 == 0)) ] || { cat "$work/m2.out" "$work/m3.out"; return 1; }
+}
+name="the same PIN on machines 2 and 3 at the same moment: one activation"
+check both
+one_account() {	# one entry for Kari Holm in the directory, one person active, the PIN spent once
+	local n
+	n=$(ldapsearch -x -LLL -H "$ldap_uri" -b "ou=people,$ldap_base" '(cn=Kari Holm)' dn | grep -c '^dn:')
+	echo "entries: $n"
+	[ "$n" = 1 ] && machine 1 $ctl show 5002 | tee /dev/stderr | grep -q '^State  *active'
+}
+name="...one account in the directory, the person active once in the store"
+check one_account
+name="machine 1: three wrong PINs lock the person"
+check env host=10.77.0.11 expect -f "$here/ssh.exp" lock 5003 9003 "$(pin 5003)"
+for n in $(seq 2 "$machines"); do
+	name="machine $n: the lock made on machine 1 holds here (the right PIN is refused)"
+	check env host=10.77.0.$((10 + n)) expect -f "$here/ssh.exp" locked 5003 9003 "$(pin 5003)"
+done
 finish

@@ -6,6 +6,7 @@
 # and runs nslcd and the real sshd as foreground children until killed.
 #   work  the campus test's directory; machine N keeps its files in work/mN
 #   build, here, ldap_uri, ldap_base  as in campus-inner.sh
+#   campus_database, pg_dir  the shared store (else a SQLite file of this machine's)
 set -u
 n=$1
 me="$work/m$n"
@@ -46,8 +47,12 @@ ldap_bind_dn = cn=admin,$ldap_base
 ldap_bind_password_file = /etc/security/activate-ldap.secret
 ldap_ca_file = $work/ldap/ca.pem
 CONF
-if [ -n "${campus_database:-}" ]; then
+if [ -n "${campus_database:-}" ]; then	# one store for the campus: its URL, password, CA and pepper
 	sed -i "s|^database = .*|database = $campus_database|" /etc/security/activate.conf
+	install -m 0600 "$pg_dir/password" /etc/security/activate-db.secret
+	printf 'database_password_file = /etc/security/activate-db.secret\ndatabase_ca_file = %s\n' \
+		"$pg_dir/tls/ca.pem" >>/etc/security/activate.conf
+	install -m 0400 "$work/pepper" /etc/security/activate.pepper
 fi
 "$build/activatectl" --config /etc/security/activate.conf init >"$me/init.log" 2>&1 ||
 	{ echo "m$n: activatectl init failed"; cat "$me/init.log"; exit 1; }

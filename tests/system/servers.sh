@@ -20,26 +20,16 @@ slapd_start() {
 
 slapd_stop() { [ -z "${slapd_dir:-}" ] || sh "$here/../unit/slapd.sh" stop "$slapd_dir"; slapd_dir=; }
 
-pg_bin=/usr/lib/postgresql/15/bin
-# postgres refuses root; setpriv execs, so $! is the server itself. DIR's parents must be traversable.
-as_postgres() { setpriv --reuid postgres --regid postgres --init-groups -- "$@"; }
-
-pg_start() {	# pg_start DIR ADDR PORT: sets pg_pid and pg_socket (the directory of the unix socket)
-	mkdir -p "$1" && chown postgres: "$1" && chmod 0700 "$1" || return 1
-	if [ ! -f "$1/data/PG_VERSION" ]; then
-		as_postgres "$pg_bin/initdb" -D "$1/data" -A trust --no-sync -E UTF8 --locale=C.UTF-8 \
-			>"$1/initdb.log" 2>&1 || { cat "$1/initdb.log"; return 1; }
-	fi
-	pg_socket=$1
-	as_postgres "$pg_bin/postgres" -D "$1/data" -k "$1" -h "$2" -p "$3" -c fsync=off \
-		>"$1/postgres.log" 2>&1 &
-	pg_pid=$!
-	for _ in $(seq 100); do
-		as_postgres "$pg_bin/pg_isready" -q -h "$1" -p "$3" && return 0
-		sleep 0.05
-	done
-	cat "$1/postgres.log"
-	return 1
+# pg_start ADDR PORT: tests/unit/pgserver.sh's server (TLS with pg_dir/tls/ca.pem, the
+# role activate whose password is in pg_dir/password) on ADDR, open to the bridge,
+# and a database "campus" of the role's; sets pg_dir and pg_url
+pg_start() {
+	local out
+	out=$(PGSERVER_ADDR=$1 PGSERVER_NET=${1%.*}.0/24 PGSERVER_PORT=$2 sh "$here/../unit/pgserver.sh" start) || return 1
+	pg_dir=${out% *}
+	runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -q -X -h "$pg_dir/sock" -p "$2" -U postgres -d postgres \
+		-c "CREATE DATABASE campus OWNER activate" >/dev/null || return 1
+	pg_url="postgresql://activate@$1:$2/campus"
 }
 
-pg_stop() { [ -n "${pg_pid:-}" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null; pg_pid=; }
+pg_stop() { [ -z "${pg_dir:-}" ] || sh "$here/../unit/pgserver.sh" stop "$pg_dir"; pg_dir=; }

@@ -19,8 +19,13 @@
 # 127.0.0.1:PORT with TLS only, and on the socket; pg_hba asks for the
 # password (scram-sha-256) from everyone but the postgres superuser on the
 # socket. Runs as root. A missing PostgreSQL is a failure, never a skip.
+# PGSERVER_ADDR (default 127.0.0.1), PGSERVER_NET (the clients allowed over
+# TLS, default that address /32) and PGSERVER_PORT (default: a free one)
+# put it elsewhere: the campus test's bridge.
 set -eu
 bin=/usr/lib/postgresql/15/bin
+addr=${PGSERVER_ADDR:-127.0.0.1}
+net=${PGSERVER_NET:-$addr/32}
 
 die() { echo "pgserver.sh: $*" >&2; exit 1; }
 
@@ -40,7 +45,7 @@ make_tls() {	# make_tls DIR: a CA, and a server certificate for localhost signed
 		-keyout "$t/ca.key" -out "$t/ca.pem" >/dev/null 2>&1
 	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=localhost" \
 		-keyout "$t/server.key" -out "$t/server.csr" >/dev/null 2>&1
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$t/san"
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:%s\n' "$addr" >"$t/san"
 	openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
 		-days 2 -extfile "$t/san" -out "$t/server.crt" >/dev/null 2>&1
 	# a CA that signed nothing of this server's: verify-full must refuse it
@@ -53,7 +58,7 @@ make_tls() {	# make_tls DIR: a CA, and a server certificate for localhost signed
 
 configure() {	# configure DIR PORT
 	cat >>"$1/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
+listen_addresses = '$addr'
 port = $2
 unix_socket_directories = '$1/sock'
 ssl = on
@@ -68,7 +73,7 @@ EOF
 	cat >"$1/data/pg_hba.conf" <<EOF
 local   all  postgres                 trust
 local   all  all                      scram-sha-256
-hostssl all  all       127.0.0.1/32   scram-sha-256
+hostssl all  all       $net   scram-sha-256
 EOF
 }
 
@@ -92,7 +97,7 @@ start() {
 	# a port nobody uses: a few tries, each a fresh pick
 	tries=0
 	while :; do
-		port=$((20000 + ($$ * 7 + tries * 1031) % 30000))
+		port=${PGSERVER_PORT:-$((20000 + ($$ * 7 + tries * 1031) % 30000))}
 		cp "$dir/postgresql.conf.orig" "$dir/data/postgresql.conf"
 		configure "$dir" "$port"
 		start_server "$dir" && break
