@@ -61,8 +61,10 @@ static void check_result(const struct config *before, const struct config *cfg, 
 	TERMINATED(pin_letter);
 	TERMINATED(hook);
 #undef TERMINATED
-	if (cfg->database[0] != '/' || cfg->shell[0] != '/' || cfg->home_base[0] != '/')
-		abort();	/* paths stay absolute */
+	if ((cfg->database[0] != '/' && strncmp(cfg->database, "sqlite:/", 8) != 0 &&
+	     strncmp(cfg->database, "postgresql://", 13) != 0 && strncmp(cfg->database, "postgres://", 11) != 0) ||
+	    cfg->shell[0] != '/' || cfg->home_base[0] != '/')
+		abort();	/* paths stay absolute; the store is a file or a PostgreSQL URL */
 	if (cfg->home_mode > 07777 || cfg->max_tries < 1 || cfg->username_max_length < 1 ||
 	    cfg->username_max_length > 32 || cfg->pin_length < 6 || cfg->pin_length > 32)
 		abort();
