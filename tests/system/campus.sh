@@ -17,6 +17,8 @@ for t in /usr/sbin/sshd /usr/bin/ssh /usr/bin/expect /usr/bin/unshare /usr/sbin/
 done
 [ -e /lib/x86_64-linux-gnu/libnss_ldap.so.2 ] || [ -n "$(find /lib /usr/lib -name 'libnss_ldap.so.2' 2>/dev/null | head -n 1)" ] ||
 	missing="$missing libnss_ldap.so.2"
+# the build tree of make distcheck is not the one scripts/setup filled
+sh "$here/pam-ldap.sh" "$build/tests/pam_ldap.so" || missing="$missing pam_ldap.so (libpam-ldapd)"
 if [ -n "$missing" ]; then
 	echo "FAIL: the campus tests need:$missing (scripts/setup installs them)"
 	exit 1
