@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accounts.h"
@@ -128,25 +129,36 @@ int ctl_find(struct ctl *c, const char *key, struct person *p)
 
 int ctl_lock_person(struct ctl *c, struct person *p)
 {
-	int fd = person_lock(&c->cfg, p->rowid, CTL_LOCK_WAIT_MS), r;
+	struct store_lease holder;
+	int r = lease_take(&c->lease, &c->cfg, c->st, p->rowid, CTL_LOCK_WAIT_MS);
 
-	if (fd == -EBUSY) {
+	if (r == -EBUSY && store_lease_get(c->st, p->rowid, &holder) == 0 &&
+	    strcmp(holder.host, c->lease.me.host) != 0)
+		ctl_error("%s: an activation of this person is in progress on another machine (host %s, pid %lld; "
+			  "waited %d s; its hold ends within %lld s); try again when it has ended", p->id_number,
+			  holder.host, (long long)holder.pid, CTL_LOCK_WAIT_MS / 1000,
+			  (long long)(holder.until - time(NULL)));
+	else if (r == -EBUSY)
 		ctl_error("%s: an activation of this person is in progress (waited %d s; a dialogue ends within "
 			  "dialogue_timeout, %u s); try again when it has ended", p->id_number, CTL_LOCK_WAIT_MS / 1000,
 			  c->cfg.dialogue_timeout);
+	else if (r)
+		ctl_error("%s: cannot take the person's lock (%s, or the lease in the database): %s", p->id_number,
+			  c->cfg.run_dir, strerror(-r));
+	if (r)
 		return -1;
-	}
-	if (fd < 0) {
-		ctl_error("%s: %s: cannot take the person's lock (%s)", p->id_number, c->cfg.run_dir, strerror(-fd));
-		return -1;
-	}
 	r = store_person_by_id_number(c->st, p->id_number, p);
 	if (r) {
 		ctl_error("%s: %s", p->id_number, store_errmsg(c->st));
-		close(fd);
+		ctl_unlock_person(c);
 		return -1;
 	}
-	return fd;
+	return 0;
+}
+
+void ctl_unlock_person(struct ctl *c)
+{
+	lease_release(&c->lease, c->st);
 }
 
 int ctl_dump_json(json_t *j)
@@ -363,7 +375,7 @@ static int parse_global(int argc, char **argv, struct ctl *c)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { .config_path = NULL };
+	struct ctl c = { .config_path = NULL, .lease = { .fd = -1 } };
 	const struct command *cmd;
 	int rc;
 

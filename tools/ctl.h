@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "lease.h"
 #include "store.h"
 
 #define CTL_OK 0
@@ -22,6 +23,7 @@ struct ctl {
 	const char *config_path;
 	struct store *st;
 	unsigned char *pepper;	/* locked memory, or NULL until loaded */
+	struct lease lease;	/* the one person a command changes (ctl_lock_person) */
 };
 
 /* "activatectl: ..." on stderr. */
@@ -38,12 +40,14 @@ int ctl_load_pepper(struct ctl *c);
 int ctl_find(struct ctl *c, const char *key, struct person *p);
 
 /*
- * The per-person lock that a dialogue for the person holds while it
- * provisions (waiting up to CTL_LOCK_WAIT_MS for one to finish), then p
- * read again: the descriptor to close when done, or -1 (said why).
+ * The person's lock (lease.h) that a dialogue for the person holds while
+ * it provisions, on this machine or another (waiting up to
+ * CTL_LOCK_WAIT_MS for one to finish), then p read again: 0, or -1 (said
+ * why). ctl_unlock_person lets the person go.
  */
 #define CTL_LOCK_WAIT_MS 30000
 int ctl_lock_person(struct ctl *c, struct person *p);
+void ctl_unlock_person(struct ctl *c);
 
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 int ctl_cmd_import(struct ctl *c, int argc, char **argv);

@@ -253,44 +253,42 @@ static int lock_account(struct ctl *c, const struct person *p, bool lock, bool *
 	return 0;
 }
 
-/* The person of key, locked, as they are now, with a rename that was cut short finished: the lock, or -1. */
+/* The person of key, locked, as they are now, with a rename that was cut short finished: 0, or -1. */
 static int open_person(struct ctl *c, const char *key, struct person *p)
 {
-	int lock;
-
-	if (ctl_find(c, key, p) != 0 || (lock = ctl_lock_person(c, p)) < 0)
+	if (ctl_find(c, key, p) != 0 || ctl_lock_person(c, p) != 0)
 		return -1;
 	if (finish_pending_rename(c, p) != 0) {
-		close(lock);
+		ctl_unlock_person(c);
 		return -1;
 	}
-	return lock;
+	return 0;
 }
 
 /* Files first (locked at once), then the store: run again, it finishes what a cut left. */
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 {
-	int state = PERSON_REVOKED, lock;
+	int state = PERSON_REVOKED;
 	struct person p;
 	bool account = false, changed, was = false;
 
 	if (argc != 2)
 		return ctl_usage("revoke");
-	if ((lock = open_person(c, argv[1], &p)) < 0)
+	if (open_person(c, argv[1], &p) != 0)
 		return CTL_FAIL;
 	was = p.state == PERSON_REVOKED;
 	if (keep_expiry(c, &p) != 0 || lock_account(c, &p, true, &account, &changed) != 0) {
-		close(lock);
+		ctl_unlock_person(c);
 		return CTL_FAIL;
 	}
 	if (!was && change_row_as(c, &p, set_state, &state, "revoke", account ? "revoked; account locked"
 				  : "revoked") != 0) {
 		ctl_error(account ? "%s: the account is locked, but the database failed (%s): run revoke again"
 			  : "%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
-		close(lock);
+		ctl_unlock_person(c);
 		return CTL_FAIL;
 	}
-	close(lock);
+	ctl_unlock_person(c);
 	if (was) {
 		printf("%s: already revoked%s\n", p.id_number, account ? "; the account is locked" : "");
 		return CTL_OK;
@@ -313,15 +311,15 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
 	bool account = false, changed, was;
-	int state, lock;
+	int state;
 
 	if (argc != 2)
 		return ctl_usage("restore");
-	if ((lock = open_person(c, argv[1], &p)) < 0)
+	if (open_person(c, argv[1], &p) != 0)
 		return CTL_FAIL;
 	was = p.state == PERSON_REVOKED;
 	if (!was && !p.revoke_expire_set) {	/* nothing of a revoke left to undo */
-		close(lock);
+		ctl_unlock_person(c);
 		if (p.revoked_from < 0) {
 			ctl_error("%s: not revoked (%s)", p.id_number, person_state_name(p.state));
 			return CTL_FAIL;
@@ -332,7 +330,7 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 	state = was ? restored_state(c, &p) : p.state;
 	if (was && change_row_as(c, &p, set_state, &state, "restore", person_state_name(state)) != 0) {
 		ctl_error("%s: %s; nothing was changed", p.id_number, store_errmsg(c->st));
-		close(lock);
+		ctl_unlock_person(c);
 		return CTL_FAIL;
 	}
 	/* only a mark this tool's revoke made (it kept the expiry then); an administrator's own stays */
@@ -340,10 +338,10 @@ int ctl_cmd_restore(struct ctl *c, int argc, char **argv)
 	    change_row(c, &p, set_revoke_expire, NULL) != 0) {
 		ctl_error("%s: restored in the database, but the account is still locked: run restore again",
 			  p.id_number);
-		close(lock);
+		ctl_unlock_person(c);
 		return CTL_FAIL;
 	}
-	close(lock);
+	ctl_unlock_person(c);
 	printf("%s: %s\n", p.id_number, state == PERSON_PENDING ? "pending again"
 	       : state == PERSON_ACTIVE ? "active again; the account is unlocked"
 	       : "the account is unlocked; the next activation finishes it");
@@ -433,7 +431,7 @@ int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 {
 	char from[PERSON_USERNAME_MAX];
 	struct person p;
-	int lock, r;
+	int r;
 
 	if (argc != 3 || !username_valid(argv[2], c->cfg.username_max_length)) {
 		if (argc == 3)
@@ -441,20 +439,20 @@ int ctl_cmd_rename(struct ctl *c, int argc, char **argv)
 				  c->cfg.username_max_length);
 		return ctl_usage("rename");
 	}
-	if (ctl_find(c, argv[1], &p) != 0 || (lock = ctl_lock_person(c, &p)) < 0)
+	if (ctl_find(c, argv[1], &p) != 0 || ctl_lock_person(c, &p) != 0)
 		return CTL_FAIL;
 	if (!p.username[0] || p.state == PERSON_REVOKED) {
 		ctl_error("%s: %s", p.id_number, p.username[0] ? "revoked; restore the person first" : "has no username yet");
-		close(lock);
+		ctl_unlock_person(c);
 		return CTL_FAIL;
 	}
 	if (strcmp(p.username, argv[2]) == 0) {
-		close(lock);
+		ctl_unlock_person(c);
 		return CTL_OK;
 	}
 	snprintf(from, sizeof(from), "%s", p.username);
 	r = do_rename(c, &p, argv[2]);
-	close(lock);
+	ctl_unlock_person(c);
 	if (r)
 		return CTL_FAIL;
 	printf("%s: renamed %s -> %s\n", p.id_number, from, argv[2]);

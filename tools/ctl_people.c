@@ -69,6 +69,19 @@ static void print_person(const struct person *p, const struct config *cfg)
 	print_verdict(p, cfg);
 }
 
+/* A dialogue or command that holds the person now, on this machine or another (lease.h). */
+static void print_lease(struct ctl *c, const struct person *p)
+{
+	struct store_lease l;
+	char held[160];
+
+	if (store_lease_get(c->st, p->rowid, &l) != 0 || l.until <= time(NULL))
+		return;
+	snprintf(held, sizeof(held), "host %s, pid %lld", l.host, (long long)l.pid);
+	print_field("Held by", held);
+	print_time("Held until", l.until);
+}
+
 int ctl_cmd_show(struct ctl *c, int argc, char **argv)
 {
 	struct person p;
@@ -78,6 +91,7 @@ int ctl_cmd_show(struct ctl *c, int argc, char **argv)
 	if (ctl_find(c, argv[1], &p) != 0)
 		return CTL_FAIL;
 	print_person(&p, &c->cfg);
+	print_lease(c, &p);
 	return CTL_OK;
 }
 

@@ -10,6 +10,8 @@
 #include "person.h"
 #include "store.h"
 
+struct lease;
+
 enum dialogue_outcome {
 	DIALOGUE_DENIED,	/* details wrong, a prerequisite missing, locked, throttled */
 	DIALOGUE_MAXTRIES,	/* max_tries used up in this dialogue */
@@ -34,6 +36,7 @@ struct dialogue {
 	const char *desk;
 	char *desk_password;
 	char username[PERSON_USERNAME_MAX];	/* out */
+	struct lease *lease;	/* provision_run's hold on the person, renewed before a commit */
 };
 
 enum dialogue_outcome dialogue_run(struct dialogue *d);

@@ -33,6 +33,7 @@
 #include "fault.h"
 #include "hook.h"
 #include "i18n.h"
+#include "lease.h"
 #include "logindefs.h"
 #include "password.h"
 #include "provision.h"
@@ -85,6 +86,29 @@ static enum dialogue_outcome failed(struct dialogue *d, const struct person *p, 
 {
 	return failed_as(d, p, "provision",
 			 _("Your account could not be created. Nothing was used up: you can try again."), why);
+}
+
+static enum dialogue_outcome in_progress(struct dialogue *d)
+{
+	conv_error(d->conv, _("An activation of your account is already in progress."));
+	return DIALOGUE_DENIED;
+}
+
+/*
+ * The lease for another full term before anything is committed: lost (it
+ * expired and another machine took the person over), this dialogue stops
+ * and the other finishes.
+ */
+static bool renewed(struct dialogue *d, const struct person *p, enum dialogue_outcome *out)
+{
+	int r = d->lease ? lease_renew(d->lease, d->st) : 0;
+
+	if (r == -ESTALE) {
+		audit(d, LOG_WARNING, "provision", p, "the person's lease was taken over by another machine");
+		*out = in_progress(d);
+	} else if (r)
+		*out = unavailable(d, p, "provision", "database: cannot renew the person's lease");
+	return r == 0;
 }
 
 /*
@@ -545,6 +569,7 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 		.must_change = d->desk != NULL,
 	};
 	struct logindefs ld;
+	enum dialogue_outcome out;
 	bool unsure = false;
 	int r;
 
@@ -559,6 +584,8 @@ static enum dialogue_outcome create(struct dialogue *d, struct person *p, struct
 	}
 	FAULT(d->cfg, "before-files");
 	conv_working(d->conv);
+	if (r == 0 && !renewed(d, p, &out))
+		return out;
 	if (r == 0)
 		r = commit(d, p, &a, &ld, &unsure, err, sizeof(err));
 	if (r && unsure)	/* never "nothing was used up" when that is not known */
@@ -639,6 +666,7 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 {
 	char err[512] = "";
 	struct logindefs ld;
+	enum dialogue_outcome out;
 	sigset_t old;
 	bool given_back;
 	int r = choose_password(d, p, s);
@@ -653,6 +681,8 @@ static enum dialogue_outcome new_password(struct dialogue *d, struct person *p, 
 	if (r)
 		return password_failed(d, p, err);
 	conv_working(d->conv);
+	if (!renewed(d, p, &out))
+		return out;
 	hold_signals(&old);
 	r = spend_pin(d, p, true);
 	if (r) {
@@ -748,26 +778,30 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 	struct secrets *s;
 	enum dialogue_outcome out;
 	bool reset;
-	int lock;
+	struct lease lease;
+	int r;
 
 	FAULT(d->cfg, "verified");	/* decided, not yet locked: where two dialogues with one PIN race */
-	lock = person_lock(d->cfg, p->rowid, 0);
+	r = lease_take(&lease, d->cfg, d->st, p->rowid, 0);
+	if (r == -EBUSY)
+		return in_progress(d);
+	if (r) {
+		char why[128];
 
-	if (lock == -EBUSY) {
-		conv_error(d->conv, _("An activation of your account is already in progress."));
-		return DIALOGUE_DENIED;
+		snprintf(why, sizeof(why), "cannot take the person's lock (run_dir, or the lease in the database): %s",
+			 strerror(-r));
+		return unavailable(d, p, "provision", why);
 	}
-	if (lock < 0)
-		return failed(d, p, "run_dir: cannot lock");
+	d->lease = &lease;
 	/* decided before the lock: another dialogue may have finished with this PIN meanwhile */
 	if (still_eligible(d, p) != 0) {
-		close(lock);
-		return DIALOGUE_DENIED;
+		out = DIALOGUE_DENIED;
+		goto release;
 	}
 	s = secret_alloc(sizeof(*s));
 	if (!s) {
-		close(lock);
-		return failed(d, p, "out of memory");
+		out = failed(d, p, "out of memory");
+		goto release;
 	}
 	reset = p->state == PERSON_ACTIVE;
 	out = reset && !d->desk ? new_password(d, p, s) : steps(d, p, s);
@@ -777,6 +811,8 @@ enum dialogue_outcome provision_run(struct dialogue *d, struct person *p)
 			closing(d, p, s, reset);
 	}
 	secret_free(s);
-	close(lock);
+release:
+	d->lease = NULL;
+	lease_release(&lease, d->st);
 	return out;
 }

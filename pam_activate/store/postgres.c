@@ -363,6 +363,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"UPDATE person SET gid = uid WHERE uid IS NOT NULL;",
 	/* 3: the language of a person's letters (roster column "language") */
 	"ALTER TABLE person ADD COLUMN language text COLLATE \"C\";",
+	/* 4: the person lease, held by one machine's dialogue or command at a time */
+	"CREATE TABLE person_lease ("
+	" person bigint PRIMARY KEY,"
+	" host text COLLATE \"C\" NOT NULL,"
+	" pid bigint NOT NULL,"
+	" until bigint NOT NULL);",
 };
 
 static int pg_schema_version(struct store *st, int *version)
@@ -883,6 +889,71 @@ static int pg_unlock(struct store *st, int64_t rowid)
 	return r == 0 && rows == 0 ? -ENOENT : r;
 }
 
+/* The server's clock, in whole seconds: every machine's lease expires by the same clock. */
+#define PG_NOW "floor(extract(epoch FROM clock_timestamp()))::bigint"
+
+static void add_lease(struct params *ps, int64_t person, const struct store_lease *me)
+{
+	add_int(ps, person);
+	add_text(ps, me->host);
+	add_int(ps, me->pid);
+}
+
+/* An expired lease, or one of this host's (whose flock the caller holds), is taken over. */
+static int pg_lease_take(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds)
+{
+	struct params ps = { 0 };
+	int rows, r;
+
+	add_lease(&ps, person, me);
+	add_int(&ps, seconds);
+	r = run_count(pg(st), "INSERT INTO person_lease (person, host, pid, until) VALUES ($1, $2, $3, " PG_NOW " + $4) "
+		      "ON CONFLICT (person) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, until = EXCLUDED.until "
+		      "WHERE person_lease.until <= " PG_NOW " OR person_lease.host = EXCLUDED.host RETURNING person",
+		      &ps, &rows);
+	return r == 0 && rows == 0 ? -EBUSY : r;
+}
+
+static int pg_lease_renew(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds)
+{
+	struct params ps = { 0 };
+	int rows, r;
+
+	add_lease(&ps, person, me);
+	add_int(&ps, seconds);
+	r = run_count(pg(st), "UPDATE person_lease SET until = " PG_NOW " + $4 "
+		      "WHERE person = $1 AND host = $2 AND pid = $3 RETURNING person", &ps, &rows);
+	return r == 0 && rows == 0 ? -ESTALE : r;
+}
+
+static int pg_lease_release(struct store *st, int64_t person, const struct store_lease *me)
+{
+	struct params ps = { 0 };
+
+	add_lease(&ps, person, me);
+	return run(pg(st), "DELETE FROM person_lease WHERE person = $1 AND host = $2 AND pid = $3", &ps, NULL);
+}
+
+static int pg_lease_get(struct store *st, int64_t person, struct store_lease *out)
+{
+	struct params ps = { 0 };
+	PGresult *res;
+	int r;
+
+	add_int(&ps, person);
+	r = run(pg(st), "SELECT host, pid, until FROM person_lease WHERE person = $1", &ps, &res);
+	if (r)
+		return r;
+	if (PQntuples(res) == 1) {
+		snprintf(out->host, sizeof(out->host), "%s", PQgetvalue(res, 0, 0));
+		out->pid = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		out->until = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	} else
+		r = -ENOENT;
+	PQclear(res);
+	return r;
+}
+
 static int pg_set_state(struct store *st, const struct person *p, int state)
 {
 	struct params ps = { 0 };
@@ -1341,6 +1412,10 @@ const struct store_backend store_postgres = {
 	.update_roster = pg_update_roster,
 	.set_pin = pg_set_pin,
 	.unlock = pg_unlock,
+	.lease_take = pg_lease_take,
+	.lease_renew = pg_lease_renew,
+	.lease_release = pg_lease_release,
+	.lease_get = pg_lease_get,
 	.set_username = pg_set_username,
 	.set_rename_to = pg_set_rename_to,
 	.set_revoke_expire = pg_set_revoke_expire,

@@ -29,6 +29,7 @@ enum stmt_id {
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ROWS, ST_RESERVE, ST_ACTIVATE, ST_SPEND_PIN,
 	ST_INTENT, ST_SET_RENAME_TO, ST_UID_HELD, ST_SET_REVOKE_EXPIRE, ST_NAME_PENDING,
 	ST_THROTTLE_ALL, ST_COPY_PERSON, ST_COPY_AUDIT,
+	ST_LEASE_TAKE, ST_LEASE_RENEW, ST_LEASE_RELEASE, ST_LEASE_GET,
 	ST_COUNT
 };
 
@@ -98,6 +99,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
 	[ST_COPY_AUDIT] = "INSERT INTO audit (seq, at, event, person, username, service, rhost, tty, result, hash) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	/* an expired lease, or one of this host's (whose flock the caller holds), is taken over */
+	[ST_LEASE_TAKE] = "INSERT INTO person_lease (person, host, pid, until) VALUES (?1, ?2, ?3, ?4 + ?5) "
+		"ON CONFLICT (person) DO UPDATE SET host = excluded.host, pid = excluded.pid, until = excluded.until "
+		"WHERE person_lease.until <= ?4 OR person_lease.host = excluded.host",
+	[ST_LEASE_RENEW] = "UPDATE person_lease SET until = ?4 + ?5 WHERE person = ?1 AND host = ?2 AND pid = ?3",
+	[ST_LEASE_RELEASE] = "DELETE FROM person_lease WHERE person = ?1 AND host = ?2 AND pid = ?3",
+	[ST_LEASE_GET] = "SELECT host, pid, until FROM person_lease WHERE person = ?1",
 };
 
 /* Migration N takes user_version N to N+1. Never edit one that has shipped. */
@@ -157,6 +165,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"UPDATE person SET gid = uid WHERE uid IS NOT NULL;",
 	/* 3: the language of a person's letters (roster column "language") */
 	"ALTER TABLE person ADD COLUMN language TEXT;",
+	/* 4: the person lease, held by one machine's dialogue or command at a time */
+	"CREATE TABLE person_lease ("
+	" person INTEGER PRIMARY KEY,"
+	" host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL,"
+	" until INTEGER NOT NULL);",
 };
 
 struct sqlite_store {
@@ -679,6 +693,56 @@ static int sqlite_person_set_failures(struct store *st, const struct person *p)
 	return swapped(st, step_done(s));
 }
 
+/* The lease statement id for person and me (?1-?3), with now (?4) and seconds (?5) where it takes them. */
+static sqlite3_stmt *lease_stmt(struct store *st, enum stmt_id id, int64_t person, const struct store_lease *me,
+				unsigned seconds)
+{
+	sqlite3_stmt *s = sq(st)->stmt[id];
+
+	sqlite3_bind_int64(s, 1, person);
+	bind_text(s, 2, me->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 3, me->pid);
+	if (id != ST_LEASE_RELEASE) {
+		sqlite3_bind_int64(s, 4, time(NULL));
+		sqlite3_bind_int64(s, 5, seconds);
+	}
+	return s;
+}
+
+static int sqlite_lease_take(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds)
+{
+	int r = changed_one(st, step_done(lease_stmt(st, ST_LEASE_TAKE, person, me, seconds)));
+
+	return r == -ENOENT ? -EBUSY : r;
+}
+
+static int sqlite_lease_renew(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds)
+{
+	return swapped(st, step_done(lease_stmt(st, ST_LEASE_RENEW, person, me, seconds)));
+}
+
+static int sqlite_lease_release(struct store *st, int64_t person, const struct store_lease *me)
+{
+	return step_done(lease_stmt(st, ST_LEASE_RELEASE, person, me, 0));
+}
+
+static int sqlite_lease_get(struct store *st, int64_t person, struct store_lease *out)
+{
+	sqlite3_stmt *s = sq(st)->stmt[ST_LEASE_GET];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, person);
+	rc = step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(out->host, sizeof(out->host), "%s", column_of(s, 0));
+		out->pid = sqlite3_column_int64(s, 1);
+		out->until = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_rc(rc);
+}
+
 static int sqlite_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count)
 {
 	sqlite3_stmt *s = sq(st)->stmt[ST_THROTTLE_COUNT];
@@ -955,6 +1019,10 @@ const struct store_backend store_sqlite = {
 	.update_roster = sqlite_person_update_roster,
 	.set_pin = sqlite_person_set_pin,
 	.unlock = sqlite_person_unlock,
+	.lease_take = sqlite_lease_take,
+	.lease_renew = sqlite_lease_renew,
+	.lease_release = sqlite_lease_release,
+	.lease_get = sqlite_lease_get,
 	.set_username = sqlite_person_set_username,
 	.set_rename_to = sqlite_person_set_rename_to,
 	.set_revoke_expire = sqlite_person_set_revoke_expire,

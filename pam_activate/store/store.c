@@ -421,6 +421,26 @@ int store_person_unlock(struct store *st, int64_t rowid)
 	return st->be->unlock(st, rowid);
 }
 
+int store_lease_take(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds)
+{
+	return st->be->lease_take(st, person, me, seconds);
+}
+
+int store_lease_renew(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds)
+{
+	return st->be->lease_renew(st, person, me, seconds);
+}
+
+int store_lease_release(struct store *st, int64_t person, const struct store_lease *me)
+{
+	return st->be->lease_release(st, person, me);
+}
+
+int store_lease_get(struct store *st, int64_t person, struct store_lease *out)
+{
+	return st->be->lease_get(st, person, out);
+}
+
 int store_person_set_username(struct store *st, const struct person *p, const char *username)
 {
 	return st->be->set_username(st, p, username);

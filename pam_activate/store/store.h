@@ -16,10 +16,12 @@
 
 struct store;
 
+#define STORE_LEASE_HOST_MAX 64	/* a lease holder's host id, in characters */
+
 #define STORE_CREATE 1		/* create the file (0600) if missing */
 
 /* The schema version this build writes; older files are migrated on open. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* How to reach a PostgreSQL store; SQLite uses the timeout alone. */
 struct store_options {
@@ -173,6 +175,27 @@ int store_person_spend_pin(struct store *st, struct person *p, bool spent);
  * with the intent's uid and username, and its PIN is the one p holds, unspent.
  */
 int store_person_activate(struct store *st, const struct person *p);
+
+/*
+ * The person lease: who may change a person now, across every machine on
+ * the store (core/lease.c takes it after the host's own flock). A holder
+ * is a host (lease.c's id of this machine's run_dir) and a pid. take
+ * succeeds when there is no lease, it has expired, or it is held by the
+ * same host (whose flock the caller now holds, so that holder is gone);
+ * else -EBUSY. The lease lasts seconds by the backend's clock (PostgreSQL:
+ * the server's, so the machines' clocks need not agree). renew: -ESTALE
+ * when it is no longer ours. Leases are not person data: no version bump.
+ */
+struct store_lease {
+	char host[STORE_LEASE_HOST_MAX + 1];
+	int64_t pid;
+	int64_t until;		/* seconds since the epoch, by the store's clock */
+};
+int store_lease_take(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds);
+int store_lease_renew(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds);
+int store_lease_release(struct store *st, int64_t person, const struct store_lease *me);
+/* The lease on person as it is (-ENOENT: none). */
+int store_lease_get(struct store *st, int64_t person, struct store_lease *out);
 
 /* Failures from rhost at or after since; and one more at "at". */
 int store_throttle_count(struct store *st, const char *rhost, int64_t since, unsigned *count);

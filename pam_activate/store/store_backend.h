@@ -47,6 +47,10 @@ struct store_backend {
 	int (*name_pending)(struct store *st, const char *name, int64_t self, bool *pending);
 	int (*spend_pin)(struct store *st, struct person *p, bool spent);
 	int (*activate)(struct store *st, const struct person *p);
+	int (*lease_take)(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds);
+	int (*lease_renew)(struct store *st, int64_t person, const struct store_lease *me, unsigned seconds);
+	int (*lease_release)(struct store *st, int64_t person, const struct store_lease *me);
+	int (*lease_get)(struct store *st, int64_t person, struct store_lease *out);
 	int (*throttle_count)(struct store *st, const char *rhost, int64_t since, unsigned *count);
 	int (*throttle_add)(struct store *st, const char *rhost, int64_t at, int64_t prune_before);
 	int (*throttle_rebase)(struct store *st, int64_t now);

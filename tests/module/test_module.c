@@ -1711,7 +1711,7 @@ static int full_db_steps(const char *dir)
 		goto out;
 	before = account_files();
 	step = 22;
-	if (full_db_case("activate", &right, PAM_AUTHINFO_UNAVAIL, "could not be created. Nothing was used up"))
+	if (full_db_case("activate", &right, PAM_AUTHINFO_UNAVAIL, "not available right now"))
 		goto out;
 	after = account_files();
 	step = 23;
@@ -1751,8 +1751,8 @@ out:
  * The database on a full filesystem (test_full_filesystem fills the
  * account files' one): a tmpfs over a copy of it, in a private mount
  * namespace. A wrong PIN that cannot be counted is not a free try (the
- * dialogue ends, unavailable); the right one cannot reserve a name, and
- * nothing is made, the PIN unspent. The disk filling between the account
+ * dialogue ends, unavailable); the right one cannot take the person's
+ * lease (a row in the store), and nothing is made, the PIN unspent. The disk filling between the account
  * files and the person's activation (a pause of the test helper) fails
  * that attempt with the PIN unspent; with room again the next attempt
  * finishes the account, with a password that works (not the lock a failed
@@ -2747,6 +2747,79 @@ static void test_one_pin_changes_the_password_once(void **state)
 	free(after_b);
 }
 
+/* A dialogue on machine 1 (the test helper), paused just after it reserved the person's username. */
+static pid_t paused_after_reservation(struct script *s)
+{
+	pid_t pid;
+
+	set_fault("pause:reserved");
+	pid = fork_dialogue("activate-faults", s);
+	wait_paused();
+	return pid;
+}
+
+/*
+ * ...killed there with SIGKILL: its flock goes, its lease stays. It cannot
+ * say it has gone on from its pause, so the test clears that mark.
+ */
+static void kill_paused_dialogue(pid_t dialogue)
+{
+	char path[PATH_MAX];
+	pid_t pid = helper_pid();
+
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	run_dir_file("paused", path, sizeof(path));
+	unlink(path);
+	child_rc(dialogue);
+	set_fault(NULL);
+}
+
+/*
+ * Two machines on one store. A dialogue paused after its reservation on
+ * machine 1 holds the person on machine 2 too; killed there, its lease
+ * keeps machine 2 waiting until it expires, while machine 1 (whose flock
+ * says the holder is gone) takes the person over at once and finishes.
+ */
+static void test_lease_holds_across_machines(void **state)
+{
+	struct script first = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	struct script m2 = SCRIPT("1001", "5001", "11111111", "x");
+	struct script m2_again = SCRIPT("1001", "5001", "11111111", "x");
+	struct script m1_retry = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	pid_t pid;
+
+	(void)state;
+	pid = paused_after_reservation(&first);
+	assert_int_equal(authenticate("activate-host2", "activate", NULL, &m2), PAM_AUTH_ERR);
+	expect_log(&m2, "An activation of your account is already in progress.");
+	assert_int_equal(sql_int("SELECT state FROM person WHERE id_number = '1001'"), 1);
+	kill_paused_dialogue(pid);
+	assert_int_equal(authenticate("activate-host2", "activate", NULL, &m2_again), PAM_AUTH_ERR);
+	expect_log(&m2_again, "already in progress");
+	assert_int_equal(authenticate("activate", "activate", NULL, &m1_retry), PAM_AUTH_ERR);
+	expect_log(&m1_retry, "Your account is ready.");
+	assert_int_equal(sql_int("SELECT count(*) FROM person_lease"), 0);
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
+	expect_pwck_clean();
+}
+
+/* ...and once the killed holder's lease has expired, machine 2 takes the person over and finishes. */
+static void test_expired_lease_taken_over_by_another_machine(void **state)
+{
+	struct script first = ACTIVATE("1001", "5001", "11111111", "1", "x");
+	struct script m2 = ACTIVATE("1001", "5001", "11111111", "1", "x");
+
+	(void)state;
+	kill_paused_dialogue(paused_after_reservation(&first));
+	assert_int_equal(sql_int("SELECT count(*) FROM person_lease WHERE until > strftime('%s', 'now')"), 1);
+	sql("UPDATE person_lease SET until = 0");
+	assert_int_equal(authenticate("activate-host2", "activate", NULL, &m2), PAM_AUTH_ERR);
+	expect_log(&m2, "Your account is ready.");
+	assert_int_equal(count_lines_with("etc/passwd", "\nolanordm:"), 1);
+	expect_pwck_clean();
+}
+
 /*
  * Finding 5: an ID number alone tells nothing. A locked person's ID number
  * with a wrong student number gets the words an unknown ID number gets,
@@ -3116,6 +3189,10 @@ static void write_services(void)
 	snprintf(text, sizeof(text), "auth [success=done ignore=ignore default=die] %s config=%s helper=%s "
 		 "helper_timeout=1 fail_delay=0\n", so, conf, helper);
 	write_service("activate-impatient", text);
+	/* another machine on the same store: a run_dir is a machine (its flocks, its host id) */
+	snprintf(text, sizeof(text), "auth [success=done ignore=ignore default=die] %s config=%s helper=%s "
+		 "run_dir=%s/run2 fail_delay=0\n", so, conf, helper, sandbox);
+	write_service("activate-host2", text);
 	/* the real helper behind nss_wrapper: the module gives it a clean environment */
 	snprintf(text, sizeof(text), "#!/bin/sh\nexport LD_PRELOAD=%s NSS_WRAPPER_PASSWD=%s/nss/passwd "
 		 "NSS_WRAPPER_GROUP=%s/nss/group ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0\n"
@@ -3272,6 +3349,8 @@ static int run_module_tests(void)
 		cmocka_unit_test_setup(test_32_at_once, reset),
 		cmocka_unit_test_setup(test_8_at_once_same_person, reset),
 		cmocka_unit_test_setup(test_one_pin_changes_the_password_once, reset),
+		cmocka_unit_test_setup(test_lease_holds_across_machines, reset),
+		cmocka_unit_test_setup(test_expired_lease_taken_over_by_another_machine, reset),
 		cmocka_unit_test_setup(test_locked_person_tells_nothing_without_both_numbers, reset),
 		cmocka_unit_test_setup(test_lock_count_resets_and_is_capped, reset),
 		cmocka_unit_test_setup(test_clock_set_back_a_day_during_a_lock, reset),

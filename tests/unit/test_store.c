@@ -1321,6 +1321,73 @@ static int writer(const char *path, int go, unsigned which)
 	return 0;
 }
 
+static struct store_lease lease_holder(const char *host, int64_t pid)
+{
+	struct store_lease l = { .pid = pid };
+
+	snprintf(l.host, sizeof(l.host), "%s", host);
+	return l;
+}
+
+/* What the dialogue and activatectl rely on: one holder; its own host takes over; an expired one is free. */
+static void test_lease_semantics(void **state)
+{
+	struct fixture *f = *state;
+	struct person p = person("8701", "S8701", "leased");
+	struct store_lease a = lease_holder("aaaa", 10), a2 = lease_holder("aaaa", 11), b = lease_holder("bbbb", 20), got;
+
+	insert(f->st, &p);
+	assert_int_equal(store_lease_get(f->st, p.rowid, &got), -ENOENT);
+	assert_int_equal(store_lease_take(f->st, p.rowid, &a, 600), 0);
+	assert_int_equal(store_lease_get(f->st, p.rowid, &got), 0);
+	assert_string_equal(got.host, "aaaa");
+	assert_int_equal(got.pid, 10);
+	assert_true(got.until >= time(NULL) + 590);
+	/* another machine: busy, and it can neither renew nor release what it does not hold */
+	assert_int_equal(store_lease_take(f->st, p.rowid, &b, 600), -EBUSY);
+	assert_int_equal(store_lease_renew(f->st, p.rowid, &b, 600), -ESTALE);
+	assert_int_equal(store_lease_release(f->st, p.rowid, &b), 0);
+	assert_int_equal(store_lease_get(f->st, p.rowid, &got), 0);
+	assert_string_equal(got.host, "aaaa");
+	/* the same machine (whose flock the caller holds): the old holder is gone, taken over */
+	assert_int_equal(store_lease_take(f->st, p.rowid, &a2, 600), 0);
+	assert_int_equal(store_lease_renew(f->st, p.rowid, &a, 600), -ESTALE);
+	assert_int_equal(store_lease_renew(f->st, p.rowid, &a2, 0), 0);	/* now expired */
+	assert_int_equal(store_lease_take(f->st, p.rowid, &b, 600), 0);	/* ...so another machine may */
+	assert_int_equal(store_lease_renew(f->st, p.rowid, &a2, 600), -ESTALE);
+	assert_int_equal(store_lease_release(f->st, p.rowid, &b), 0);
+	assert_int_equal(store_lease_get(f->st, p.rowid, &got), -ENOENT);
+	/* leases are not person data: a compare-and-swap on the person still holds */
+	assert_int_equal(store_person_by_id_number(f->st, "8701", &p), 0);
+	assert_int_equal(store_lease_take(f->st, p.rowid, &a, 600), 0);
+	assert_int_equal(store_person_set_state(f->st, &p, PERSON_REVOKED), 0);
+}
+
+static int lease_racer(struct store *st, unsigned i, void *ctx)
+{
+	char host[16];
+	struct store_lease me;
+	int r;
+
+	snprintf(host, sizeof(host), "machine%02u", i);
+	me = lease_holder(host, 1000 + i);
+	r = store_lease_take(st, *(int64_t *)ctx, &me, 600);
+	return r == -EBUSY ? 1 : code_of(r, "lease", st);
+}
+
+/* Sixteen machines take one person's lease at once: one has it. */
+static void test_race_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct person p = person("8751", "S8751", "racer");
+	int codes[RACERS * 2];
+
+	insert(f->st, &p);
+	race(f->path, RACERS * 2, lease_racer, &p.rowid, codes);
+	assert_codes("take a lease", codes, RACERS * 2, 1, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM person_lease"), 1);
+}
+
 static void test_two_writers(void **state)
 {
 	char path[PATH_MAX], mode[16];
@@ -1731,6 +1798,8 @@ static void test_pg_no_answer(void **state)
 	cmocka_unit_test_setup_teardown(test_race_intent, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_race_audit_chain, fixture_setup, fixture_teardown), \
 	cmocka_unit_test_setup_teardown(test_race_throttle, fixture_setup, fixture_teardown), \
+	cmocka_unit_test_setup_teardown(test_lease_semantics, fixture_setup, fixture_teardown), \
+	cmocka_unit_test_setup_teardown(test_race_lease, fixture_setup, fixture_teardown), \
 	cmocka_unit_test(test_two_writers)
 
 int main(void)
