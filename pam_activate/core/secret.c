@@ -163,18 +163,31 @@ int secret_pin_hash(const unsigned char *pepper, const char *id_number, const ch
 	return r;
 }
 
+/* A libsodium call's -1: as_einval when errno says EINVAL (its "no" answer), else the failure. */
+static int sodium_failure(int as_einval)
+{
+	return errno == EINVAL ? as_einval : -(errno ? errno : EIO);
+}
+
 int secret_pin_verify(const unsigned char *pepper, const char *id_number, const char *pin,
 		      const char *hash)
 {
 	unsigned char key[crypto_generichash_BYTES];
 	int r;
 
-	/* libsodium's verify says -1 for both "no match" and "cannot parse" */
-	if (strncmp(hash, "$argon2id$", 10) != 0 ||
-	    crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) < 0)
+	/*
+	 * libsodium says -1 for "no match", "cannot parse" and "no memory";
+	 * errno tells them apart: EINVAL for the first two, anything else is a
+	 * failure (a calloc, Argon2id's memory), never a wrong PIN.
+	 */
+	if (strncmp(hash, "$argon2id$", 10) != 0)
 		return -EINVAL;
+	errno = 0;
+	if (crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN) < 0)
+		return sodium_failure(-EINVAL);
 	prehash(pepper, id_number, pin, key);
-	r = crypto_pwhash_str_verify(hash, (const char *)key, sizeof(key)) == 0 ? 0 : -EACCES;
+	errno = 0;
+	r = crypto_pwhash_str_verify(hash, (const char *)key, sizeof(key)) == 0 ? 0 : sodium_failure(-EACCES);
 	sodium_memzero(key, sizeof(key));
 	return r;
 }

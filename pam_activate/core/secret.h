@@ -28,7 +28,10 @@ int secret_create_pepper(const char *path, char *err, size_t errlen);
 int secret_pin_hash(const unsigned char *pepper, const char *id_number, const char *pin,
 		    int cost, char hash[SECRET_HASH_MAX]);
 
-/* 0 if pin matches; -EACCES if not; -EINVAL for a malformed hash. */
+/*
+ * 0 if pin matches; -EACCES if not; -EINVAL for a malformed hash; another
+ * negative errno when it could not be computed (Argon2id's memory).
+ */
 int secret_pin_verify(const unsigned char *pepper, const char *id_number, const char *pin,
 		      const char *hash);
 

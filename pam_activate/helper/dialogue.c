@@ -116,17 +116,18 @@ static bool same_text(const char *a, const char *b)
  */
 static int check_pin(struct dialogue *d, const struct details *det, const struct person *p, bool *ok)
 {
-	int slot;
+	int slot, r = -EACCES;
 
 	*ok = false;
 	if (slot_acquire(d->cfg->run_dir, d->cfg->max_concurrent_hashes, SLOT_WAIT_MS, &slot) != 0)
 		return -EBUSY;
 	if (p && p->pin_hash[0] && strlen(det->pin) >= PIN_MIN)
-		*ok = secret_pin_verify(d->pepper, det->id, det->pin, p->pin_hash) == 0;
+		r = secret_pin_verify(d->pepper, det->id, det->pin, p->pin_hash);
 	else
 		secret_pin_verify_dummy(d->pepper, det->pin, d->cfg->pin_hash_cost);
 	slot_release(slot);
-	return 0;
+	*ok = r == 0;
+	return r == -EACCES || r == -EINVAL ? 0 : r;
 }
 
 /* lock_time doubled for each lock after the first, never beyond lock_time_max. */
@@ -203,8 +204,9 @@ static enum verdict verify(struct dialogue *d, const struct details *det, struct
 		v = V_LOCKED;
 	else if (*matched && p->state != PERSON_ACTIVE && p->total_failures >= d->cfg->max_total_failures)
 		v = V_SPENT;
-	if (check_pin(d, det, *matched && v == V_OK ? p : NULL, &ok) != 0)
-		return V_BUSY;
+	r = check_pin(d, det, *matched && v == V_OK ? p : NULL, &ok);
+	if (r)
+		return r == -EBUSY ? V_BUSY : V_ERROR;
 	return v != V_OK ? v : ok ? V_OK : V_FAIL;
 }
 
