@@ -4,6 +4,8 @@
 # pin_hash_cost=min, SIZE/10 at interactive, then SIZE re-imported unchanged.
 # BENCH_REPEAT runs of each fast figure (default 3), BENCH_SLOW_REPEAT of the
 # interactive import (default 1: about eight minutes at 10 000 on two cores).
+# BENCH_CAMPUS_PEOPLE (200) activations from BENCH_CAMPUS_MACHINES (8) machines
+# (tests/system/campus.sh in its benchmark mode), BENCH_REPEAT times.
 set -eu
 size=${1:-100000}
 repeat=${BENCH_REPEAT:-3}
@@ -239,6 +241,40 @@ if [ "$(id -u)" = 0 ] && command -v expect >/dev/null && [ -x /usr/sbin/sshd ]; 
 else
 	echo "not run: needs root, expect and /usr/sbin/sshd (scripts/setup installs them)"
 	summary "$crowd at once via sshd" "not run" "-" "-" "needs root"
+fi
+
+# --- a campus: many activations from several machines on one store and one directory --
+campus_people=${BENCH_CAMPUS_PEOPLE:-200}
+campus_machines=${BENCH_CAMPUS_MACHINES:-8}
+echo
+echo "a campus: $campus_people activations from $campus_machines machines (namespaces, each its real sshd) on one"
+echo "PostgreSQL 15 and one slapd, pin_hash_cost min; the peer: the same on one machine with SQLite and files"
+if [ "$(id -u)" = 0 ]; then
+	CAMPUS_BENCH=1 CAMPUS_BENCH_RUNS=$repeat CAMPUS_BENCH_OUT="$work/campus" CAMPUS_PEOPLE=$campus_people \
+		CAMPUS_MACHINES=$campus_machines top_builddir=$PWD bash "$here/../system/campus.sh" >"$work/campus.log" 2>&1 ||
+		{ echo "(a part of the campus run failed)"; awk '/^FAIL/ { f = 1; print; next } /^    / && f { print; next } { f = 0 }' \
+			"$work/campus.log" | head -n 40; }
+	# the figures, without the harness's lines
+	sed -n '/^$/,/^\[==/p' "$work/campus.log" | grep -v '^\[=='
+	if [ -s "$work/campus" ]; then
+		. "$work/campus"
+		summary "campus: $campus_people act. from $campus_machines machines, /s" "$campus_rate" \
+			"1 machine $campus_peer_rate" "$(ratio "$campus_rate" "$campus_peer_rate")" "report"
+		summary "  helper's time per activation p50, ms" "$campus_p50" "1 machine $campus_peer_p50" \
+			"$(ratio "$campus_p50" "$campus_peer_p50")" "report"
+		summary "  helper's time per activation p99, ms" "$campus_p99" "1 machine $campus_peer_p99" \
+			"$(ratio "$campus_p99" "$campus_peer_p99")" "report"
+		summary "  failures (all runs)" "$campus_failed" "1 machine $campus_peer_failed" "-" "0"
+		summary "  PostgreSQL connections at peak" "$campus_pg_peak" "-" "-" "< max_connections 100"
+		summary "  one activation: statements at PostgreSQL" "$campus_pg_statements" "$campus_pg_sessions connection(s)" \
+			"-" "report"
+		summary "  one activation: operations at slapd" "$campus_ld_ops" "+ $campus_nss_ops by nslcd" "-" "report"
+	else
+		summary "campus: $campus_people act. from $campus_machines machines" "failed" "-" "-" "report"
+	fi
+else
+	echo "not run: needs root (namespaces, sshd, slapd, PostgreSQL; scripts/setup installs them)"
+	summary "campus: $campus_people act. from $campus_machines machines" "not run" "-" "-" "needs root"
 fi
 
 echo

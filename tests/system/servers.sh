@@ -33,3 +33,41 @@ pg_start() {
 }
 
 pg_stop() { [ -z "${pg_dir:-}" ] || sh "$here/../unit/pgserver.sh" stop "$pg_dir"; pg_dir=; }
+
+# An outage, and the server back: each stopped by its own pid and started again on the same
+# addresses and data, so the machines' clients find it where they left it.
+slapd_halt() {	# slapd_halt: SIGTERM to slapd (it closes its database cleanly), until it is gone
+	local pid
+	pid=$(cat "$slapd_dir/slapd.pid") && kill -TERM "$pid" || return 1
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+	return 1
+}
+
+# slapd_resume [LEVEL]: slapd again with tests/unit/slapd.sh's command line; LEVEL is its -d
+# (0: quiet; 256, stats: a line per operation in slapd.log, to count them)
+slapd_resume() {
+	local sock
+	sock=$(printf '%s/ldapi' "$slapd_dir" | sed 's,/,%2F,g')
+	/usr/sbin/slapd -h "$ldap_uri $ldaps_uri ldapi://$sock" -F "$slapd_dir/slapd.d" -d "${1:-0}" \
+		>>"$slapd_dir/slapd.log" 2>&1 &
+	echo $! >"$slapd_dir/slapd.pid"
+	for _ in $(seq 200); do
+		kill -0 "$(cat "$slapd_dir/slapd.pid")" 2>/dev/null || return 1
+		ldapsearch -x -H "$ldap_uri" -b "" -s base -o nettimeout=2 >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+pg_halt() { sh "$here/../unit/pgserver.sh" halt "$pg_dir"; }	# pg_ctl stop -m fast: clients cut off
+pg_resume() { sh "$here/../unit/pgserver.sh" resume "$pg_dir"; }
+
+# pg_sql DB SQL...: each SQL as the superuser over the server's socket, one transaction each
+# (ALTER SYSTEM refuses to run inside one); rows unaligned, fields by |
+pg_sql() {
+	local db=$1 args=()
+	shift
+	for s in "$@"; do args+=(-c "$s"); done
+	runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -qAtX -v ON_ERROR_STOP=1 -h "$pg_dir/sock" \
+		-p "$(cat "$pg_dir/port")" -U postgres -d "$db" "${args[@]}"
+}
