@@ -22,6 +22,15 @@
 # before the next counted call does). One reference run per command, with
 # nothing killed, measures M, the number of those calls, and names them.
 #
+# BACKENDS=postgres-ldap (tests/module/kill-every-syscall-postgres-ldap.sh):
+# the same commands with the store in a private PostgreSQL 15 and the
+# accounts in a private slapd, both started here (tests/unit/pgserver.sh,
+# tests/unit/slapd.sh), over TLS; the kill points also come before every
+# call that sends to them (syscall-killer -N), and the checks are the ones
+# above translated to the database and the directory
+# (tests/module/kill-postgres-ldap.sh says which). A server that cannot
+# start is a failure.
+#
 # Environment: top_builddir, top_srcdir (as make check sets them); STRIDE=k
 # kills at every kth point only (default 1: every point); COMMANDS (default
 # "activate rename revoke restore"); POINTS="N... after" only those points
@@ -29,15 +38,20 @@
 # close, fcntl locks and flock; KEEP=1 keeps the scratch folder; VERBOSE=1
 # prints each point's transcripts on failure.
 # Needs root (chown, ptrace, a root-owned database), expect, pamtester,
-# sqlite3, pwck and grpck, pam_wrapper. Nothing outside a mktemp folder changes.
+# sqlite3, pwck and grpck, pam_wrapper (postgres-ldap: PostgreSQL 15, slapd,
+# ldap-utils, openssl instead of sqlite3, pwck and grpck). Nothing outside
+# a mktemp folder changes (postgres-ldap: and pgserver.sh's folder).
 set -u
 build=$(cd "${top_builddir:-.}" && pwd)
 src=$(cd "${top_srcdir:-.}" && pwd)
 stride=${STRIDE:-1}
 commands=${COMMANDS:-activate rename revoke restore}
+backends=${BACKENDS:-sqlite-files}
 case $stride in '' | *[!0-9]* | 0) echo "FAIL: STRIDE must be a positive number"; exit 1 ;; esac
+case $backends in sqlite-files) tools="expect pamtester sqlite3 pwck grpck" ;; postgres-ldap) tools="expect pamtester" ;;
+*) echo "FAIL: BACKENDS is sqlite-files or postgres-ldap, not $backends"; exit 1 ;; esac
 [ "$(id -u)" = 0 ] || { echo "FAIL: kill-every-syscall.sh needs root (the account files and the database are root's)"; exit 1; }
-for tool in expect pamtester sqlite3 pwck grpck; do
+for tool in $tools; do
 	command -v "$tool" >/dev/null || { echo "FAIL: kill-every-syscall.sh needs $tool (scripts/setup installs it)"; exit 1; }
 done
 pwlib=$(sed -n 's/^PAM_WRAPPER_LIB = *//p' "$build/Makefile" 2>/dev/null | sed 's/ *$//')
@@ -81,6 +95,7 @@ fi
 killer=$bin/syscall-killer
 kflags=
 [ "${KILL_EXTENDED:-0}" = 1 ] && kflags=-x
+[ "$backends" = postgres-ldap ] && kflags="$kflags -N"	# and before every send to a server
 # A sanitizer build: pamtester must load the module's libasan first, and
 # LeakSanitizer does not run under ptrace.
 asan=$(ldd "$bin/pam_activate.so" 2>/dev/null | awk '/libasan/ { print $3 }')
@@ -124,9 +139,11 @@ make_sysroot() {
 		"$ID,$SN,Ola,Nordmann,student,Informatics,2026-08-14,$PIN" \
 		'1002,5002,Siri,Dahl,student,Maths,2026-08-14,22222222' >"$W/roster.csv"
 }
-make_sysroot
-ctl init >"$tmp/init.out" 2>&1 || { echo "FAIL: activatectl init:"; cat "$tmp/init.out"; exit 1; }
-ctl import "$W/roster.csv" >"$tmp/import.out" 2>&1 || { echo "FAIL: activatectl import:"; cat "$tmp/import.out"; exit 1; }
+if [ "$backends" = sqlite-files ]; then	# postgres-ldap: kill-postgres-ldap.sh makes its own
+	make_sysroot
+	ctl init >"$tmp/init.out" 2>&1 || { echo "FAIL: activatectl init:"; cat "$tmp/init.out"; exit 1; }
+	ctl import "$W/roster.csv" >"$tmp/import.out" 2>&1 || { echo "FAIL: activatectl import:"; cat "$tmp/import.out"; exit 1; }
+fi
 
 # --- PAM: the module with the plain helper, and with the helper under the killer -------
 line="auth [success=done ignore=ignore default=die] $bin/pam_activate.so relay=$bin/pam_activate_relay.so"
@@ -294,7 +311,7 @@ run_points() {
 	cp "$tmp/kill.log" "$tmp/ref-$cmd.log"
 	reference_ok "$cmd" "$s0" || { echo "FAIL: $cmd: the reference run (nothing killed) did not succeed: $fails"; sed 's/^/    /' "$tmp/ref.out"; failed=$((failed + 1)); return; }
 	fails=
-	echo "== $cmd: M = $m calls that change a file; points: before each (stride $stride), and after the last"
+	echo "== $cmd: M = $m calls that change a file$([ "$backends" = sqlite-files ] || echo ' or send to a server'); points: before each (stride $stride), and after the last"
 	for n in ${POINTS:-$(seq 1 "$stride" "$m") after}; do
 		if [ "$n" = after ]; then k=$m after=-a label="$m+ after $(desc "$m" "$tmp/ref-$cmd.log")"
 		else k=$n after= label="$n before $(desc "$n" "$tmp/ref-$cmd.log")"; fi
@@ -474,8 +491,32 @@ invariants() {	# invariants CMD TEMPLATE RETRY-STATUS
 }
 
 # --- the templates and the runs ---------------------------------------------------------------
+# Every command, every point; then the verdict.
+run_commands() {
+	local cmd tpl
+	for cmd in $commands; do
+		case $cmd in
+		activate | rename | revoke | restore) tpl=$tmp/$(template_of "$cmd") ;;
+		*) echo "FAIL: unknown command $cmd in COMMANDS"; exit 1 ;;
+		esac
+		run_points "$cmd" "$tpl"
+	done
+	rm -rf "$tmp/pw/"* 2>/dev/null
+	if [ $failed -gt 0 ]; then
+		echo "failing points:"
+		printf '  %s\n' "${failing[@]}"
+	fi
+	echo "kill-every-syscall$([ "$backends" = sqlite-files ] || echo " ($backends)"): $total points, $failed failed ($(( $(date +%s) - begin ))s)"
+	[ $failed = 0 ]
+}
 echo "binaries: $(for f in activate-helper activatectl pam_activate.so; do
 	printf '%s %s (%s)  ' "$f" "$(sha256sum "$bin/$f" | cut -c1-12)" "$(date -r "$build/${f/pam_activate.so/.libs/pam_activate.so}" '+%F %T')"; done)"
+if [ "$backends" = postgres-ldap ]; then
+	# the servers, the sandbox, the checks, the templates and their self-check
+	. "$src/tests/module/kill-postgres-ldap.sh"
+	run_commands
+	exit
+fi
 cp -a "$W" "$tmp/t-pending"
 begin=$(date +%s)
 dialogue activate "$tmp/first.out"
@@ -528,18 +569,4 @@ self_check restore t-revoked true	# not restored
 self_check restore t-restored "sed -i 's/^$OLD:/$OLD:!/' \$R/etc/shadow"
 echo "self-check: the invariants pass each command's end state and see each of $((checks - 4)) breakages of it"
 
-for cmd in $commands; do
-	case $cmd in
-	activate | rename | revoke | restore) tpl=$tmp/$(template_of "$cmd") ;;
-	*) echo "FAIL: unknown command $cmd in COMMANDS"; exit 1 ;;
-	esac
-	run_points "$cmd" "$tpl"
-done
-rm -rf "$tmp/pw/"* 2>/dev/null
-
-if [ $failed -gt 0 ]; then
-	echo "failing points:"
-	printf '  %s\n' "${failing[@]}"
-fi
-echo "kill-every-syscall: $total points, $failed failed ($(( $(date +%s) - begin ))s)"
-[ $failed = 0 ]
+run_commands
