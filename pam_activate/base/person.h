@@ -81,10 +81,10 @@ const char *person_problem_text(unsigned problem);
 const char *person_problem_tag(unsigned problem);
 
 /*
- * The per-person lock under run_dir: a dialogue provisioning a person and
- * activatectl changing them exclude each other. It dies with the process
- * (flock). wait_ms 0: -EBUSY at once if held; else wait that long. The
- * descriptor to close, or a negative errno.
+ * This machine's half of the person lock (core/lease.c takes it, then the
+ * lease in the store for the other machines): a flock under run_dir that
+ * dies with the process. wait_ms 0: -EBUSY at once if held; else wait that
+ * long. The descriptor to close, or a negative errno.
  */
 int person_lock(const struct config *cfg, int64_t rowid, int wait_ms);
 
